@@ -1,0 +1,23 @@
+"""The ``pausepact`` command line."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .demo_cmd import demo
+from .tlog_cmd import tlog
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pausepact")
+def cli() -> None:
+    """pausepact: a coordinated, verifiable pause of frontier AI development."""
+
+
+cli.add_command(tlog)
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli()

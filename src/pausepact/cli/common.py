@@ -1,0 +1,97 @@
+"""Shared CLI plumbing: exit codes, error reporting and output helpers.
+
+Exit codes: 0 valid / ok; 1 invalid (the thing being verified is wrong);
+2 usage or input error (bad option, unreadable file, malformed key, no log).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import click
+from rich.console import Console
+
+from ..store.base import StoreError
+from ..tlog.errors import InvalidKeyError, TlogError
+from ..tlog.keys import NoteVerifier, parse_verifier_key
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_INPUT = 2
+
+err_console = Console(stderr=True, highlight=False)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class InputError(click.ClickException):
+    """A usage or input problem: exit 2 with a message saying what to fix."""
+
+    exit_code = EXIT_INPUT
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}")
+
+
+def fail_input(message: str) -> NoReturn:
+    raise InputError(message)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=True))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def decode_b64_hash(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        fail_input(f"{what} is not valid base64: {text!r}")
+    return raw
+
+
+def load_vkeys(vkeys: tuple[str, ...], option: str = "--vkey") -> list[NoteVerifier]:
+    out = []
+    for k in vkeys:
+        try:
+            out.append(parse_verifier_key(k))
+        except InvalidKeyError as exc:
+            fail_input(f"{option} {k!r}: {exc}")
+    return out
+
+
+def read_input(path: str, what: str, limit: int = 1 << 20) -> bytes:
+    """Read a file (``-`` is stdin), refusing more than ``limit`` bytes."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+    except OSError as exc:
+        fail_input(f"cannot read {what} {path}: {exc.strerror}")
+    if len(data) > limit:
+        fail_input(f"{what} {path} is larger than {limit} bytes")
+    return data
+
+
+def input_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn store and parsing errors into exit-2 messages instead of tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (StoreError, TlogError, ValueError, PermissionError) as exc:
+            fail_input(str(exc))
+
+    return wrapper

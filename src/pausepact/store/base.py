@@ -1,0 +1,106 @@
+"""The storage-driver interface: small on purpose, so SQLite today and
+PostgreSQL later implement the same few operations.
+
+A driver stores four things and understands none of them:
+
+* *hash tiles*: for every tree level ``h`` (not only multiples of 8), rows of up
+  to 256 consecutive node hashes, keyed ``(h, n)``. The C2SP tiles are the rows
+  at levels 0, 8, 16, …; keeping every level makes any proof a handful of
+  lookups instead of re-hashing subtrees.
+* *entry bundles*: C2SP entry bundles (uint16-length-prefixed entries), 256 per row.
+* a *leaf index*: a 64-bit leaf-hash prefix per index, for idempotent
+  sequencing. It is derived data (rebuildable from the level-0 tiles), written
+  in bulk behind the sequencer with its own watermark, because a random-keyed
+  index updated on every commit would multiply the bytes each commit writes.
+* *checkpoints*: signed notes by tree size.
+
+All tree logic lives in :mod:`pausepact.store.sequencer`; a driver only has to
+make :meth:`LogStore.commit` atomic and durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """Base class of storage errors."""
+
+
+class EntryTooLargeError(StoreError, ValueError):
+    """An entry does not fit the 65,535-byte limit of C2SP entry bundles."""
+
+
+class SequencingConflictError(StoreError):
+    """The store's size moved under the sequencer: another writer is active."""
+
+
+class LogLockedError(StoreError):
+    """Another process holds the log's sequencer lock."""
+
+
+class LogNotFoundError(StoreError):
+    """The directory holds no log."""
+
+
+class LogExistsError(StoreError):
+    """A log already exists where a new one was to be created."""
+
+
+@dataclass
+class Batch:
+    """Everything one sequencing transaction writes.
+
+    ``tiles`` and ``bundles`` hold the *complete new contents* of every row the
+    batch touches (a partial row is rewritten with the new hashes appended).
+    """
+
+    start: int
+    leaf_hashes: list[bytes]
+    tiles: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    bundles: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.leaf_hashes)
+
+
+class LogStore(Protocol):
+    def size(self) -> int:
+        """The number of durable, integrated entries."""
+
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        """Hash-tile row ``(level, index)``, or ``None`` if absent."""
+
+    def read_bundle(self, index: int) -> bytes | None:
+        """Entry-bundle row ``index``, or ``None`` if absent."""
+
+    def indexed_size(self) -> int:
+        """How many leading entries the leaf index covers."""
+
+    def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
+        """Indexed entries whose leaf-hash prefix is one of ``keys`` (may include
+        prefix collisions: the caller confirms against the full leaf hash)."""
+
+    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
+        """Atomically add prefixes for entries ``start…`` and move the watermark."""
+
+    def commit(self, batch: Batch) -> None:
+        """Atomically and durably write ``batch`` and set the size to ``batch.end``.
+
+        Raises :class:`SequencingConflictError` when the size is not ``batch.start``.
+        """
+
+    def save_checkpoint(self, size: int, note: str) -> None:
+        """Durably remember a signed checkpoint (first one per size wins)."""
+
+    def latest_checkpoint(self) -> tuple[int, str] | None: ...
+
+    def checkpoints(self) -> Iterator[tuple[int, str]]:
+        """Every remembered checkpoint, by increasing size."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def close(self) -> None: ...

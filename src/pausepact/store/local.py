@@ -1,0 +1,250 @@
+"""``LocalLog``: an embedded transparency log in one directory.
+
+    DIR/log.db      SQLite store (entries, tree, checkpoints)
+    DIR/log.key     the log's signer key, mode 0600 (secret)
+    DIR/log.pub     the log's verifier key
+    DIR/.lock       held (flock) by the one process that may append
+
+Any number of processes may open a log read-only (proofs, entries, tiles) while
+one appends.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from ..tlog.checkpoint import Checkpoint
+from ..tlog.keys import (
+    Ed25519Signer,
+    NoteVerifier,
+    generate_signer,
+    is_valid_name,
+    parse_signer_key,
+    parse_verifier_key,
+)
+from ..tlog.note import parse_note
+from ..tlog.proof_file import TlogProof
+from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, tiles_for_size
+from .base import LogExistsError, LogLockedError, LogNotFoundError
+from .reader import TreeReader
+from .sequencer import Sequencer
+from .sqlite import SQLiteStore
+
+DB_FILE = "log.db"
+KEY_FILE = "log.key"
+PUB_FILE = "log.pub"
+LOCK_FILE = ".lock"
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 from the start (never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class LocalLog:
+    """An embedded, single-directory C2SP transparency log (see module docstring)."""
+
+    def __init__(self, directory: Path, *, readonly: bool, lock_timeout: float) -> None:
+        self.directory = directory
+        db = directory / DB_FILE
+        if not db.exists():
+            raise LogNotFoundError(f"{directory} holds no log (no {DB_FILE}); create one first")
+        self._lock_fd: int | None = None
+        if not readonly:
+            self._lock_fd = self._acquire_lock(lock_timeout)
+        try:
+            self.store = SQLiteStore(db, readonly=readonly)
+            origin = self.store.get_meta("origin")
+            if origin is None:
+                raise LogNotFoundError(f"{db} has no origin: not a pausepact log")
+            self.origin = origin
+            self.verifier: NoteVerifier = parse_verifier_key((directory / PUB_FILE).read_text())
+            self.reader = TreeReader(self.store)
+            self._sequencer: Sequencer | None = None
+            if not readonly:
+                signer = parse_signer_key((directory / KEY_FILE).read_text())
+                self._sequencer = Sequencer(self.store, origin, signer, reader=self.reader)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    # --- lifecycle ---------------------------------------------------------------
+    @classmethod
+    def create(
+        cls, directory: str | os.PathLike[str], origin: str, *, signer: Ed25519Signer | None = None
+    ) -> LocalLog:
+        """Create a new log in ``directory`` (created if missing) with a fresh key."""
+        path = Path(directory)
+        if not is_valid_name(origin):
+            raise ValueError(
+                f"origin {origin!r} must be non-empty, without spaces or '+' "
+                "(it doubles as the log's key name), e.g. example.org/log"
+            )
+        if (path / DB_FILE).exists() or (path / KEY_FILE).exists():
+            raise LogExistsError(f"{path} already holds a log")
+        path.mkdir(parents=True, exist_ok=True)
+        signer = signer or generate_signer(origin)
+        if signer.name != origin:
+            raise ValueError(f"the log key's name {signer.name!r} must equal the origin")
+        write_secret(path / KEY_FILE, signer.skey() + "\n")
+        _atomic_write(path / PUB_FILE, (signer.verifier().vkey() + "\n").encode())
+        store = SQLiteStore(path / DB_FILE)
+        store.set_meta("origin", origin)
+        store.close()
+        return cls(path, readonly=False, lock_timeout=0)
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        lock_timeout: float = 10.0,
+    ) -> LocalLog:
+        """Open an existing log; ``readonly`` opens need no lock and cannot append."""
+        return cls(Path(directory), readonly=readonly, lock_timeout=lock_timeout)
+
+    def _acquire_lock(self, timeout: float) -> int:
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise LogLockedError(
+                        f"{self.directory} is being appended to by another process; "
+                        "wait for it or open the log read-only"
+                    ) from None
+                time.sleep(0.05)
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def close(self) -> None:
+        if self._sequencer is not None:
+            self._sequencer.close()
+        self.store.close()
+        self._release_lock()
+
+    def __enter__(self) -> LocalLog:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------
+    def _writer(self) -> Sequencer:
+        if self._sequencer is None:
+            raise PermissionError("this log was opened read-only")
+        return self._sequencer
+
+    def append_many(self, entries: Sequence[bytes]) -> list[int]:
+        """Durably append entries; returns their indices (first index for duplicates)."""
+        return self._writer().sequence(entries)
+
+    def append(self, entry: bytes) -> int:
+        return self.append_many([entry])[0]
+
+    def checkpoint(self) -> str:
+        """A signed checkpoint (C2SP tlog-checkpoint note) over every durable entry."""
+        return self._writer().checkpoint()
+
+    # --- reading -----------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self.store.size()
+
+    @property
+    def vkey(self) -> str:
+        return self.verifier.vkey()
+
+    def latest_checkpoint(self) -> str | None:
+        latest = self.store.latest_checkpoint()
+        return None if latest is None else latest[1]
+
+    def checkpoints(self) -> Iterable[tuple[int, str]]:
+        return self.store.checkpoints()
+
+    def root(self, size: int | None = None) -> bytes:
+        return self.reader.root(self.size if size is None else size)
+
+    def leaf_hash(self, index: int) -> bytes:
+        return self.reader.leaf_hash(index)
+
+    def entry(self, index: int) -> bytes:
+        return self.reader.entry(index)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self.reader.inclusion_proof(index, self.size if size is None else size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        return self.reader.consistency_proof(old, self.size if new is None else new)
+
+    def proof_file(self, index: int, extra: bytes | None = None) -> TlogProof:
+        """A c2sp.org/tlog-proof@v1 for ``index`` against the latest checkpoint."""
+        note = self.latest_checkpoint()
+        if note is None:
+            raise ValueError("the log has no checkpoint yet: run checkpoint first")
+        cp = Checkpoint.parse(parse_note(note).text)
+        if index >= cp.size:
+            raise ValueError(
+                f"index {index} is not covered by the latest checkpoint (size {cp.size}); "
+                "make a new checkpoint first"
+            )
+        hashes = tuple(self.reader.inclusion_proof(index, cp.size))
+        return TlogProof(index, hashes, note, extra)
+
+    def write_tiles(self, out: str | os.PathLike[str]) -> int:
+        """Write the static tlog-tiles tree for the latest checkpoint into ``out``;
+        returns the number of files written. Full tiles already present are kept
+        (they are immutable)."""
+        note = self.latest_checkpoint()
+        if note is None:
+            raise ValueError("the log has no checkpoint yet: run checkpoint first")
+        size = Checkpoint.parse(parse_note(note).text).size
+        root = Path(out)
+        written = 0
+        for ref in [*tiles_for_size(size), *bundles_for_size(size)]:
+            target = root / ref.path
+            if ref.width == 256 and target.exists():
+                continue
+            if ref.level is None:
+                data = self.store.read_bundle(ref.index) or b""
+                data = _first_entries(data, ref.width)
+            else:
+                data = self.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
+            _atomic_write(target, data)
+            written += 1
+        _atomic_write(root / "checkpoint", note.encode())
+        return written + 1
+
+
+def _first_entries(bundle: bytes, count: int) -> bytes:
+    """The prefix of an entry bundle holding its first ``count`` entries."""
+    pos = 0
+    for _ in range(count):
+        pos += 2 + int.from_bytes(bundle[pos : pos + 2], "big")
+    return bundle[:pos]

@@ -1,0 +1,82 @@
+"""Read side of a stored tree: node hashes, roots, proofs and entries, from any
+:class:`LogStore`. Only full (immutable) tile rows are cached, in a bounded LRU,
+so memory stays flat however large the log grows."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from ..tlog import merkle
+from ..tlog.merkle import HASH_SIZE
+from ..tlog.tiles import TILE_WIDTH, decode_bundle
+from .base import LogStore, StoreError
+
+FULL_ROW = TILE_WIDTH * HASH_SIZE
+
+
+class TreeReader:
+    def __init__(self, store: LogStore, cache_rows: int = 2048) -> None:
+        self.store = store
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._cache_rows = cache_rows
+        self._lock = threading.Lock()
+
+    def row(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        with self._lock:
+            data = self._cache.get(key)
+            if data is not None:
+                self._cache.move_to_end(key)
+                return data
+        data = self.store.read_tile(level, index)
+        if data is None:
+            raise StoreError(f"tile row ({level}, {index}) is missing from the store")
+        if len(data) == FULL_ROW:
+            with self._lock:
+                self._cache[key] = data
+                if len(self._cache) > self._cache_rows:
+                    self._cache.popitem(last=False)
+        return data
+
+    def node(self, level: int, index: int) -> bytes:
+        """Hash of the complete subtree ``(level, index)``."""
+        data = self.row(level, index // TILE_WIDTH)
+        off = (index % TILE_WIDTH) * HASH_SIZE
+        h = data[off : off + HASH_SIZE]
+        if len(h) != HASH_SIZE:
+            raise StoreError(f"node ({level}, {index}) is missing from the store")
+        return h
+
+    def _check_size(self, size: int) -> None:
+        current = self.store.size()
+        if not 0 <= size <= current:
+            raise ValueError(f"tree size {size} is outside 0..{current}")
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        return merkle.root(self.node, size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        return merkle.inclusion_proof(self.node, index, size)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        self._check_size(new)
+        return merkle.consistency_proof(self.node, old, new)
+
+    def leaf_hash(self, index: int) -> bytes:
+        self._check_index(index)
+        return self.node(0, index)
+
+    def _check_index(self, index: int) -> None:
+        size = self.store.size()
+        if not 0 <= index < size:
+            raise ValueError(f"index {index} is outside 0..{size - 1}")
+
+    def entry(self, index: int) -> bytes:
+        self._check_index(index)
+        bundle = self.store.read_bundle(index // TILE_WIDTH)
+        if bundle is None:
+            raise StoreError(f"entry bundle for index {index} is missing")
+        return decode_bundle(bundle)[index % TILE_WIDTH]

@@ -1,0 +1,167 @@
+"""The embedded SQLite driver (the default store).
+
+WAL journal with ``synchronous=FULL``: a commit returns only once it is on disk,
+so anything acknowledged survives a kill or power loss, and a checkpoint is only
+ever signed over committed rows. Readers in other processes see consistent
+snapshots while the sequencer writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .base import Batch, SequencingConflictError
+
+SCHEMA_VERSION = "1"
+_LOOKUP_CHUNK = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bundles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS leaves (
+    k INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (k, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+"""
+
+
+def _tile_id(level: int, index: int) -> int:
+    # 6 bits of level, 56 bits of index: fits a signed 64-bit rowid.
+    return (level << 56) | index
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
+        self._db = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self._lock = threading.RLock()
+        self.readonly = readonly
+        if not readonly:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('size', '0'), ('indexed', '0')",
+                (SCHEMA_VERSION,),
+            )
+        self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache, bounded
+
+    # --- meta -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def size(self) -> int:
+        value = self.get_meta("size")
+        return int(value) if value is not None else 0
+
+    # --- reads ----------------------------------------------------------------
+    def read_tile(self, level: int, index: int) -> bytes | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM tiles WHERE id=?", (_tile_id(level, index),)
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def read_bundle(self, index: int) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM bundles WHERE id=?", (index,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def indexed_size(self) -> int:
+        value = self.get_meta("indexed")
+        return int(value) if value is not None else 0
+
+    def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        with self._lock:
+            for i in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = keys[i : i + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for k, idx in self._db.execute(
+                    f"SELECT k, idx FROM leaves WHERE k IN ({marks})", chunk
+                ):
+                    found.setdefault(int(k), []).append(int(idx))
+        return found
+
+    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                (indexed,) = db.execute("SELECT value FROM meta WHERE key='indexed'").fetchone()
+                if int(indexed) != start:
+                    raise SequencingConflictError(
+                        f"leaf index covers {indexed} entries, expected {start}"
+                    )
+                # One statement for the whole flush: SQLite unpacks the JSON array and
+                # inserts in key order, so each index page is visited once.
+                db.execute(
+                    "INSERT INTO leaves SELECT j.value, ?2 + j.key FROM json_each(?1) AS j "
+                    "ORDER BY j.value",
+                    (json.dumps(list(keys)), start),
+                )
+                db.execute("UPDATE meta SET value=? WHERE key='indexed'", (str(start + len(keys)),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # --- the one write that matters ---------------------------------------------
+    def commit(self, batch: Batch) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                (size,) = db.execute("SELECT value FROM meta WHERE key='size'").fetchone()
+                if int(size) != batch.start:
+                    raise SequencingConflictError(
+                        f"store has {size} entries, the sequencer expected {batch.start}"
+                    )
+                db.executemany(
+                    "INSERT OR REPLACE INTO bundles VALUES (?, ?)", batch.bundles.items()
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO tiles VALUES (?, ?)",
+                    ((_tile_id(lv, n), data) for (lv, n), data in batch.tiles.items()),
+                )
+                db.execute("UPDATE meta SET value=? WHERE key='size'", (str(batch.end),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    # --- checkpoints ------------------------------------------------------------
+    def save_checkpoint(self, size: int, note: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?, ?)", (size, note))
+
+    def latest_checkpoint(self) -> tuple[int, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def checkpoints(self) -> Iterator[tuple[int, str]]:
+        with self._lock:
+            rows = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+        for size, note in rows:
+            yield int(size), str(note)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
