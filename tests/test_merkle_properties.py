@@ -25,9 +25,7 @@ def reference_mth(leaves: list[bytes]) -> bytes:
     k = 1
     while k * 2 < n:
         k *= 2
-    return hashlib.sha256(
-        b"\x01" + reference_mth(leaves[:k]) + reference_mth(leaves[k:])
-    ).digest()
+    return hashlib.sha256(b"\x01" + reference_mth(leaves[:k]) + reference_mth(leaves[k:])).digest()
 
 
 def reader(leaves: list[bytes]) -> merkle.NodeReader:
@@ -94,7 +92,9 @@ def test_every_single_bit_mutation_breaks_inclusion(
         merkle.verify_inclusion(merkle.leaf_hash(mutated), index, size, proof, root)
     # the root
     with pytest.raises(InvalidProofError):
-        merkle.verify_inclusion(leaf, index, size, proof, flip(root, data.draw(st.integers(0, 255))))
+        merkle.verify_inclusion(
+            leaf, index, size, proof, flip(root, data.draw(st.integers(0, 255)))
+        )
     # each proof element
     for i in range(len(proof)):
         bad = [*proof]

@@ -197,6 +197,10 @@ class LocalLog:
     def entry(self, index: int) -> bytes:
         return self.reader.entry(index)
 
+    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]:
+        """Entries ``start..end-1`` (default: all), read a bundle at a time."""
+        return self.reader.entries(start, self.size if end is None else end)
+
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
         return self.reader.inclusion_proof(index, self.size if size is None else size)
 

@@ -74,6 +74,23 @@ class TreeReader:
         if not 0 <= index < size:
             raise ValueError(f"index {index} is outside 0..{size - 1}")
 
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``start..end-1``, read a bundle at a time."""
+        size = self.store.size()
+        if not 0 <= start <= end <= size:
+            raise ValueError(f"entry range {start}..{end} is outside 0..{size}")
+        out: list[bytes] = []
+        pos = start
+        while pos < end:
+            row = pos // TILE_WIDTH
+            bundle = self.store.read_bundle(row)
+            if bundle is None:
+                raise StoreError(f"entry bundle {row} is missing")
+            items = decode_bundle(bundle)
+            out.extend(items[pos % TILE_WIDTH : min(TILE_WIDTH, end - row * TILE_WIDTH)])
+            pos = (row + 1) * TILE_WIDTH
+        return out
+
     def entry(self, index: int) -> bytes:
         self._check_index(index)
         bundle = self.store.read_bundle(index // TILE_WIDTH)
