@@ -84,6 +84,9 @@ class LogStore(Protocol):
         """Indexed entries whose leaf-hash prefix is one of ``keys`` (may include
         prefix collisions: the caller confirms against the full leaf hash)."""
 
+    def iter_keys(self) -> Iterator[int]:
+        """Every indexed prefix, in any order (to rebuild in-memory filters)."""
+
     def index_leaves(self, start: int, keys: Sequence[int]) -> None:
         """Atomically add prefixes for entries ``start…`` and move the watermark."""
 

@@ -1,6 +1,6 @@
 """Read side of a stored tree: node hashes, roots, proofs and entries, from any
-:class:`LogStore`. Only full (immutable) tile rows are cached, in a bounded LRU,
-so memory stays flat however large the log grows."""
+:class:`LogStore`. Tile rows are cached in a bounded LRU (at most
+``cache_rows`` × 8 KiB), so memory stays flat however large the log grows."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import TILE_WIDTH, decode_bundle
 from .base import LogStore, StoreError
 
-FULL_ROW = TILE_WIDTH * HASH_SIZE
-
 
 class TreeReader:
     def __init__(self, store: LogStore, cache_rows: int = 2048) -> None:
@@ -22,31 +20,33 @@ class TreeReader:
         self._cache_rows = cache_rows
         self._lock = threading.Lock()
 
-    def row(self, level: int, index: int) -> bytes:
+    def row(self, level: int, index: int, need: int = 0) -> bytes:
+        """Tile row ``(level, index)`` holding at least ``need`` hashes.
+
+        Rows are append-only (a partial row only ever grows), so any cached copy
+        is a correct prefix; it is re-read only when it is too short.
+        """
         key = (level, index)
         with self._lock:
             data = self._cache.get(key)
-            if data is not None:
+            if data is not None and len(data) >= need * HASH_SIZE:
                 self._cache.move_to_end(key)
                 return data
         data = self.store.read_tile(level, index)
-        if data is None:
+        if data is None or len(data) < need * HASH_SIZE:
             raise StoreError(f"tile row ({level}, {index}) is missing from the store")
-        if len(data) == FULL_ROW:
-            with self._lock:
-                self._cache[key] = data
-                if len(self._cache) > self._cache_rows:
-                    self._cache.popitem(last=False)
+        with self._lock:
+            self._cache[key] = data
+            self._cache.move_to_end(key)
+            if len(self._cache) > self._cache_rows:
+                self._cache.popitem(last=False)
         return data
 
     def node(self, level: int, index: int) -> bytes:
         """Hash of the complete subtree ``(level, index)``."""
-        data = self.row(level, index // TILE_WIDTH)
-        off = (index % TILE_WIDTH) * HASH_SIZE
-        h = data[off : off + HASH_SIZE]
-        if len(h) != HASH_SIZE:
-            raise StoreError(f"node ({level}, {index}) is missing from the store")
-        return h
+        slot = index % TILE_WIDTH
+        data = self.row(level, index // TILE_WIDTH, slot + 1)
+        return data[slot * HASH_SIZE : (slot + 1) * HASH_SIZE]
 
     def _check_size(self, size: int) -> None:
         current = self.store.size()

@@ -30,6 +30,9 @@ from .reader import TreeReader
 DEFAULT_MAX_BATCH = 4096
 #: Entries held in the in-memory dedup window before the leaf index is flushed.
 DEFAULT_INDEX_EVERY = 131072
+#: Bits in the in-memory filter over indexed prefixes (8 MiB whatever the log size).
+_FILTER_BITS = 1 << 26
+_FILTER_MASK = _FILTER_BITS - 1
 _pack_len = struct.Struct(">H").pack
 
 
@@ -71,6 +74,9 @@ class Sequencer:
         self.index_every = index_every
         # Leaf hash -> index for entries past the leaf index's watermark.
         self._recent: dict[bytes, int] | None = None
+        # One bit per indexed prefix (mod 2**26): a clear bit means "certainly
+        # not indexed", which spares the store lookup for almost every new entry.
+        self._filter: bytearray | None = None
         self._queue: list[_Request] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -117,6 +123,7 @@ class Sequencer:
             self._tails.clear()
             self._tail_bundle = None
             self._recent = None
+            self._filter = None
             for r in pending:
                 r.error = exc
         finally:
@@ -129,20 +136,23 @@ class Sequencer:
         hashes = [sha(b"\x00" + e).digest() for e in entries]
         known = self._lookup(hashes)
         start = self.store.size()
-        fresh: dict[bytes, int] = {}
-        new_entries: list[bytes] = []
-        new_hashes: list[bytes] = []
-        indices: list[int] = []
-        for e, h in zip(entries, hashes, strict=True):
-            idx = known.get(h)
-            if idx is None:
-                idx = fresh.get(h)
-            if idx is None:
-                idx = start + len(new_hashes)
-                fresh[h] = idx
-                new_entries.append(e)
-                new_hashes.append(h)
-            indices.append(idx)
+        if not known and len(set(hashes)) == len(hashes):  # the common case: all new
+            fresh = dict(zip(hashes, range(start, start + len(hashes)), strict=True))
+            new_entries, new_hashes = entries, hashes
+            indices = list(range(start, start + len(hashes)))
+        else:
+            fresh = {}
+            new_entries, new_hashes, indices = [], [], []
+            for e, h in zip(entries, hashes, strict=True):
+                idx = known.get(h)
+                if idx is None:
+                    idx = fresh.get(h)
+                if idx is None:
+                    idx = start + len(new_hashes)
+                    fresh[h] = idx
+                    new_entries.append(e)
+                    new_hashes.append(h)
+                indices.append(idx)
         if new_hashes:
             batch = self._integrate(start, new_entries, new_hashes)
             # --- 3. commit ---------------------------------------------------------
@@ -163,15 +173,30 @@ class Sequencer:
             self._recent = {self.reader.node(0, i): i for i in range(start, end)}
         return self._recent
 
+    def _prefix_filter(self) -> bytearray:
+        if self._filter is None:
+            bits = bytearray(_FILTER_BITS // 8)
+            for k in self.store.iter_keys():
+                k &= _FILTER_MASK
+                bits[k >> 3] |= 1 << (k & 7)
+            self._filter = bits
+        return self._filter
+
     def _lookup(self, hashes: list[bytes]) -> dict[bytes, int]:
         recent = self._recent_window()
-        found = {h: recent[h] for h in hashes if h in recent}
+        found = {h: recent[h] for h in recent.keys() & set(hashes)}
         rest = [h for h in hashes if h not in found]
         if rest and self.store.indexed_size():
+            bits = self._prefix_filter()
             keys = _prefixes(rest)
-            cands = self.store.candidates(keys)
-            if cands:
-                for h, k in zip(rest, keys, strict=True):
+            maybe = [
+                (h, k)
+                for h, k in zip(rest, keys, strict=True)
+                if bits[(k & _FILTER_MASK) >> 3] >> (k & 7) & 1
+            ]
+            if maybe:
+                cands = self.store.candidates([k for _, k in maybe])
+                for h, k in maybe:
                     for idx in cands.get(k, ()):
                         if self.reader.node(0, idx) == h and idx < found.get(h, idx + 1):
                             found[h] = idx
@@ -187,7 +212,13 @@ class Sequencer:
         first, last = next(iter(recent.values())), next(reversed(recent.values()))
         if first != start or last != start + len(recent) - 1:
             raise RuntimeError("dedup window does not match the leaf index watermark")
-        self.store.index_leaves(start, _prefixes(list(recent)))
+        keys = _prefixes(list(recent))
+        self.store.index_leaves(start, keys)
+        if self._filter is not None:
+            bits = self._filter
+            for k in keys:
+                k &= _FILTER_MASK
+                bits[k >> 3] |= 1 << (k & 7)
         recent.clear()
 
     def close(self) -> None:

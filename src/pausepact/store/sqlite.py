@@ -17,6 +17,7 @@ from pathlib import Path
 from .base import Batch, SequencingConflictError
 
 SCHEMA_VERSION = "1"
+PAGE_SIZE = 4096
 _LOOKUP_CHUNK = 500
 
 _SCHEMA = """
@@ -45,6 +46,7 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self.readonly = readonly
         if not readonly:
+            self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # only takes effect on a new file
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -96,6 +98,15 @@ class SQLiteStore:
                 ):
                     found.setdefault(int(k), []).append(int(idx))
         return found
+
+    def iter_keys(self) -> Iterator[int]:
+        # A separate read connection: the scan does not hold the writer's lock.
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        try:
+            for (k,) in db.execute("SELECT k FROM leaves"):
+                yield int(k)
+        finally:
+            db.close()
 
     def index_leaves(self, start: int, keys: Sequence[int]) -> None:
         with self._lock:

@@ -1,0 +1,192 @@
+"""`pausepact tlog …` as a user runs it: real processes, exit codes 0/1/2, --json."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import VECTORS, load_json
+
+NOTES = load_json(VECTORS / "note.json")
+
+
+def run(
+    *args: str, stdin: bytes = b"", cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "pausepact", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def ok(*args: str, stdin: bytes = b"") -> str:
+    res = run(*args, stdin=stdin)
+    assert res.returncode == 0, res.stderr.decode()
+    return res.stdout.decode()
+
+
+def js(*args: str, stdin: bytes = b"") -> Any:
+    return json.loads(ok(*args, "--json", stdin=stdin))
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cli") / "log"
+    vkey = ok("tlog", "init", str(d), "--origin", "cli.example/log").strip()
+    assert vkey.startswith("cli.example/log+")
+    assert stat.S_IMODE((d / "log.key").stat().st_mode) == 0o600
+    ok("tlog", "append", str(d), "--lines", stdin=b"".join(b"line %d\n" % i for i in range(300)))
+    ok("tlog", "checkpoint", str(d))
+    return d
+
+
+def test_init_json_and_refusal_to_overwrite(tmp_path: Path) -> None:
+    out = js("tlog", "init", str(tmp_path / "l"), "--origin", "a.example/log")
+    assert out["origin"] == "a.example/log" and out["vkey"].startswith("a.example/log+")
+    res = run("tlog", "init", str(tmp_path / "l"), "--origin", "a.example/log")
+    assert res.returncode == 2 and b"already holds a log" in res.stderr
+
+
+def test_append_prints_index_and_leaf_hash_per_entry(tmp_path: Path) -> None:
+    d = tmp_path / "l"
+    ok("tlog", "init", str(d), "--origin", "a.example/log")
+    f1, f2 = tmp_path / "a", tmp_path / "b"
+    f1.write_bytes(b"first")
+    f2.write_bytes(b"second")
+    lines = ok("tlog", "append", str(d), str(f1), str(f2)).splitlines()
+    assert [json.loads(line)["index"] for line in lines] == [0, 1]
+    expected = base64.b64encode(hashlib.sha256(b"\x00first").digest()).decode()
+    assert json.loads(lines[0])["leaf_hash"] == expected
+    out = js("tlog", "append", str(d), "--lines", stdin=b"x\ny\nx\n")
+    assert [e["index"] for e in out["entries"]] == [2, 3, 2]
+    assert out["size"] == 4
+
+
+def test_append_errors_are_exit_2_with_a_message(tmp_path: Path) -> None:
+    res = run("tlog", "append", str(tmp_path / "missing"), "--lines", stdin=b"x\n")
+    assert res.returncode == 2 and b"holds no log" in res.stderr
+    d = tmp_path / "l"
+    ok("tlog", "init", str(d), "--origin", "a.example/log")
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 70000)
+    res = run("tlog", "append", str(d), str(big))
+    assert res.returncode == 2 and b"larger than 65535" in res.stderr
+    assert run("tlog", "append", str(d)).returncode == 2
+
+
+def test_checkpoint_json(logdir: Path) -> None:
+    out = js("tlog", "checkpoint", str(logdir))
+    assert out["size"] == 300 and out["origin"] == "cli.example/log"
+
+
+def test_prove_and_verify_proof_round_trip(logdir: Path, tmp_path: Path) -> None:
+    proof = tmp_path / "p.tlog-proof"
+    proof.write_text(ok("tlog", "prove", str(logdir), "--index", "42"))
+    entry = tmp_path / "entry"
+    entry.write_bytes(b"line 42")
+    vkey = (logdir / "log.pub").read_text().strip()
+    out = js("tlog", "verify-proof", str(proof), "--entry", str(entry), "--vkey", vkey)
+    assert out == {"valid": True, "index": 42, "size": 300, "root": out["root"], "witnesses": []}
+    entry.write_bytes(b"line 43")
+    res = run("tlog", "verify-proof", str(proof), "--entry", str(entry), "--vkey", vkey)
+    assert res.returncode == 1 and b"invalid" in res.stdout
+
+
+def test_prove_json_and_verify_inclusion(logdir: Path) -> None:
+    out = js("tlog", "prove", str(logdir), "--index", "7", "--size", "100")
+    args = ["--size", "100", "--root", out["root"], "--index", "7", "--leaf-hash", out["leaf_hash"]]
+    for p in out["proof"]:
+        args += ["--proof", p]
+    assert js("tlog", "verify-inclusion", *args)["valid"] is True
+    args[args.index("--index") + 1] = "8"
+    res = run("tlog", "verify-inclusion", *args)
+    assert res.returncode == 1
+
+
+def test_prove_text_needs_a_checkpoint_at_that_size(logdir: Path) -> None:
+    res = run("tlog", "prove", str(logdir), "--index", "1", "--size", "100")
+    assert res.returncode == 2 and b"no signed checkpoint at size 100" in res.stderr
+    res = run("tlog", "prove", str(logdir), "--index", "300")
+    assert res.returncode == 2
+
+
+def test_consistency_and_verify_consistency(logdir: Path) -> None:
+    out = js("tlog", "consistency", str(logdir), "--old", "77", "--size", "300")
+    args = ["--size1", "77", "--root1", out["old_root"], "--size2", "300", "--root2", out["root"]]
+    for p in out["proof"]:
+        args += ["--proof", p]
+    assert js("tlog", "verify-consistency", *args)["valid"] is True
+    assert ok("tlog", "consistency", str(logdir), "--old", "77").splitlines() == out["proof"]
+    args[args.index("--root1") + 1] = out["root"]
+    assert run("tlog", "verify-consistency", *args).returncode == 1
+
+
+def test_verify_note_exit_codes() -> None:
+    case = NOTES["verify"][0]
+    vk = ["--vkey", case["vkeys"][0], "--vkey", case["vkeys"][1]]
+    out = js("tlog", "verify-note", *vk, "-", stdin=case["note"].encode())
+    assert out == {"valid": True, "verified_by": ["PeterNeumann", "EnochRoot"]}
+    bad = NOTES["verify"][2]
+    res = run("tlog", "verify-note", "--vkey", bad["vkeys"][0], stdin=bad["note"].encode())
+    assert res.returncode == 1
+    bad_key = NOTES["bad_vkeys"][2]["vkey"]
+    res = run("tlog", "verify-note", "--vkey", bad_key, stdin=case["note"].encode())
+    assert res.returncode == 2 and b"does not match" in res.stderr
+
+
+def test_bad_base64_options_are_input_errors() -> None:
+    res = run(
+        "tlog",
+        "verify-inclusion",
+        "--size",
+        "2",
+        "--root",
+        "!!",
+        "--index",
+        "0",
+        "--leaf-hash",
+        "AAAA",
+    )
+    assert res.returncode == 2
+
+
+def test_tiles_writes_a_static_tree_that_reproduces_the_checkpoint(
+    logdir: Path, tmp_path: Path
+) -> None:
+    from pausepact.tlog import merkle, open_checkpoint, parse_verifier_key
+    from pausepact.tlog.tiles import decode_bundle, split_tile
+
+    out = tmp_path / "tiles"
+    assert js("tlog", "tiles", str(logdir), str(out))["size"] == 300
+    vkey = parse_verifier_key((logdir / "log.pub").read_text())
+    cp = open_checkpoint((out / "checkpoint").read_text(), "cli.example/log", [vkey]).checkpoint
+    level0 = split_tile((out / "tile/0/000").read_bytes()) + split_tile(
+        (out / "tile/0/001.p/44").read_bytes()
+    )
+    assert merkle.root_of_leaves(level0) == cp.root
+    level1 = split_tile((out / "tile/1/000.p/1").read_bytes())
+    assert level1 == [merkle.root_of_leaves(level0[:256])]
+    bundle = decode_bundle((out / "tile/entries/001.p/44").read_bytes())
+    assert [merkle.leaf_hash(e) for e in bundle] == level0[256:]
+    assert bundle[0] == b"line 256"
+
+
+def test_demo_runs_and_verifies(tmp_path: Path) -> None:
+    res = run("demo", "--dir", str(tmp_path / "demo"), "--entries", "600", "--json")
+    assert res.returncode == 0, res.stderr.decode()
+    out = json.loads(res.stdout)
+    assert out["inclusion_verified"] and out["consistency_verified"] and out["size"] == 601
+    res = run("demo", "--dir", str(tmp_path))
+    assert res.returncode != 0 and b"not a demo workspace" in res.stderr
