@@ -68,12 +68,6 @@ def test_origins_that_would_reframe_the_body_are_refused() -> None:
         Checkpoint("evil\n999", 1, b"\x00" * 32).to_text()
 
 
-def _setup() -> tuple[object, ...]:
-    log = generate_signer("example.org/log")
-    ws = [generate_signer(f"w{i}.example", ALG_COSIGNATURE_V1) for i in range(3)]
-    return log, ws
-
-
 def test_open_checkpoint_requires_the_log_signature_and_origin() -> None:
     log = generate_signer("example.org/log")
     w = generate_signer("w.example", ALG_COSIGNATURE_V1)
