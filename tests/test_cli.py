@@ -52,6 +52,11 @@ def logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
+def with_proof(args: list[str], proof: list[str]) -> list[str]:
+    """Append one --proof option per hash."""
+    return args + [x for p in proof for x in ("--proof", p)]
+
+
 def test_init_json_and_refusal_to_overwrite(tmp_path: Path) -> None:
     out = js("tlog", "init", str(tmp_path / "l"), "--origin", "a.example/log")
     assert out["origin"] == "a.example/log" and out["vkey"].startswith("a.example/log+")
@@ -106,9 +111,10 @@ def test_prove_and_verify_proof_round_trip(logdir: Path, tmp_path: Path) -> None
 
 def test_prove_json_and_verify_inclusion(logdir: Path) -> None:
     out = js("tlog", "prove", str(logdir), "--index", "7", "--size", "100")
-    args = ["--size", "100", "--root", out["root"], "--index", "7", "--leaf-hash", out["leaf_hash"]]
-    for p in out["proof"]:
-        args += ["--proof", p]
+    args = with_proof(
+        ["--size", "100", "--root", out["root"], "--index", "7", "--leaf-hash", out["leaf_hash"]],
+        out["proof"],
+    )
     assert js("tlog", "verify-inclusion", *args)["valid"] is True
     args[args.index("--index") + 1] = "8"
     res = run("tlog", "verify-inclusion", *args)
@@ -124,9 +130,10 @@ def test_prove_text_needs_a_checkpoint_at_that_size(logdir: Path) -> None:
 
 def test_consistency_and_verify_consistency(logdir: Path) -> None:
     out = js("tlog", "consistency", str(logdir), "--old", "77", "--size", "300")
-    args = ["--size1", "77", "--root1", out["old_root"], "--size2", "300", "--root2", out["root"]]
-    for p in out["proof"]:
-        args += ["--proof", p]
+    args = with_proof(
+        ["--size1", "77", "--root1", out["old_root"], "--size2", "300", "--root2", out["root"]],
+        out["proof"],
+    )
     assert js("tlog", "verify-consistency", *args)["valid"] is True
     assert ok("tlog", "consistency", str(logdir), "--old", "77").splitlines() == out["proof"]
     args[args.index("--root1") + 1] = out["root"]
