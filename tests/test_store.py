@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from pausepact.store import (
     LogExistsError,
     LogLockedError,
     LogNotFoundError,
+    SQLiteLeafIndex,
     SQLiteStore,
 )
 from pausepact.store.sequencer import Sequencer
@@ -83,14 +85,18 @@ def test_identical_entries_get_the_first_index(log: LocalLog) -> None:
 def test_dedup_survives_the_leaf_index_flush_and_reopen(tmp_path: Path) -> None:
     d = tmp_path / "log"
     LocalLog.create(d, ORIGIN).close()
+    data = entries(250)
     with LocalLog.open(d) as lg:
-        assert lg._sequencer is not None
+        assert lg._sequencer is not None and lg._index is not None
         lg._sequencer.index_every = 100
-        lg.append_many(entries(250))
-        assert lg.store.indexed_size() >= 200
-        assert lg.append_many([entries(250)[7], entries(250)[240]]) == [7, 240]
+        for i in range(0, 250, 50):
+            lg.append_many(data[i : i + 50])
+        assert lg.append_many([data[7], data[240]]) == [7, 240]
+        lg._sequencer.flush_index()
+        assert lg._index.indexed_size() == 250
+        assert lg.append_many([data[7], data[240]]) == [7, 240]
     with LocalLog.open(d) as lg:
-        assert lg.append_many([entries(250)[0], entries(250)[249], b"new"]) == [0, 249, 250]
+        assert lg.append_many([data[0], data[249], b"new"]) == [0, 249, 250]
 
 
 def test_dedup_window_is_rebuilt_after_a_crash(tmp_path: Path) -> None:
@@ -100,24 +106,80 @@ def test_dedup_window_is_rebuilt_after_a_crash(tmp_path: Path) -> None:
     LocalLog.create(d, ORIGIN).close()
     lg = LocalLog.open(d)
     lg.append_many(entries(50))
-    lg.store.close()  # simulate a crash: no flush of the leaf index
-    assert lg._lock_fd is not None
+    # Simulate a crash: release everything without flushing the leaf index.
+    assert lg._index is not None and lg._lock_fd is not None
+    lg._index.close()
+    lg.store.close()
     os.close(lg._lock_fd)
     with LocalLog.open(d) as again:
-        assert again.store.indexed_size() == 0
+        assert again._index is not None and again._index.indexed_size() == 0
         assert again.append_many([entries(50)[10]]) == [10]
 
 
+class GatedIndex(SQLiteLeafIndex):
+    """A leaf index whose flushes wait for a gate, or fail on demand."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+        self.failures = 0
+
+    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
+        self.entered.set()
+        self.gate.wait(10)
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk full (simulated)")
+        super().index_leaves(start, keys)
+
+
+def _sequencer(tmp_path: Path, index: SQLiteLeafIndex, every: int) -> Sequencer:
+    store = SQLiteStore(tmp_path / "log.db")
+    return Sequencer(store, index, ORIGIN, generate_signer(ORIGIN), index_every=every)
+
+
+def test_duplicates_are_found_while_a_flush_is_in_flight(tmp_path: Path) -> None:
+    index = GatedIndex(tmp_path / "index.db")
+    seq = _sequencer(tmp_path, index, 10)
+    data = entries(30)
+    assert seq.sequence(data[:10]) == list(range(10))  # hands 0..9 to a blocked flush
+    assert index.entered.wait(5)
+    assert seq.sequence([data[3], *data[10:15]]) == [3, 10, 11, 12, 13, 14]
+    index.gate.set()
+    seq.flush_index()
+    assert index.indexed_size() == 15
+    assert seq.sequence([data[3], data[12], data[20]]) == [3, 12, 15]
+
+
+def test_a_failed_flush_loses_no_dedup_and_is_retried(tmp_path: Path) -> None:
+    index = GatedIndex(tmp_path / "index.db")
+    index.failures = 1
+    index.gate.set()
+    seq = _sequencer(tmp_path, index, 10)
+    data = entries(40)
+    seq.sequence(data[:10])  # this flush fails in the background
+    assert seq._flush_thread is not None
+    seq._flush_thread.join()
+    assert index.indexed_size() == 0
+    assert seq.sequence([data[2], *data[10:20]]) == [2, *range(10, 20)]  # retried here
+    seq.flush_index()
+    assert index.indexed_size() == 20
+    assert seq.sequence([data[2], data[15]]) == [2, 15]
+
+
 def test_prefix_collisions_are_resolved_by_the_full_hash(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "db")
-    seq = Sequencer(store, ORIGIN, generate_signer(ORIGIN), index_every=1)
+    index = SQLiteLeafIndex(tmp_path / "index.db")
+    seq = _sequencer(tmp_path, index, 1000)
     seq.sequence([b"x"])
-    # Forge an index row claiming another leaf with the same key points at index 0.
+    seq.flush_index()
+    # Forge an index row: the prefix of b"y" claims index 0 (which holds b"x").
     other = merkle.leaf_hash(b"y")
     key = int.from_bytes(other[:8], "big", signed=True)
-    store._db.execute("INSERT INTO leaves VALUES (?, 0)", (key,))
-    assert seq.sequence([b"y"]) == [1]
-    store.close()
+    index._writer.execute("INSERT INTO leaves VALUES (?, 0)", (key,))
+    fresh = Sequencer(seq.store, index, ORIGIN, seq.signer)  # filter rebuilt with the key
+    assert fresh.sequence([b"y", b"x"]) == [1, 0]
+    index.close()
 
 
 def test_entries_over_65535_bytes_are_refused_with_their_position(log: LocalLog) -> None:

@@ -3,6 +3,7 @@
 from .base import (
     Batch,
     EntryTooLargeError,
+    LeafIndex,
     LogExistsError,
     LogLockedError,
     LogNotFoundError,
@@ -10,6 +11,7 @@ from .base import (
     SequencingConflictError,
     StoreError,
 )
+from .leaf_index import SQLiteLeafIndex
 from .local import LocalLog
 from .reader import TreeReader
 from .sequencer import Sequencer
@@ -18,11 +20,13 @@ from .sqlite import SQLiteStore
 __all__ = [
     "Batch",
     "EntryTooLargeError",
+    "LeafIndex",
     "LocalLog",
     "LogExistsError",
     "LogLockedError",
     "LogNotFoundError",
     "LogStore",
+    "SQLiteLeafIndex",
     "SQLiteStore",
     "Sequencer",
     "SequencingConflictError",

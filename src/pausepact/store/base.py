@@ -8,11 +8,12 @@ A driver stores four things and understands none of them:
   at levels 0, 8, 16, …; keeping every level makes any proof a handful of
   lookups instead of re-hashing subtrees.
 * *entry bundles*: C2SP entry bundles (uint16-length-prefixed entries), 256 per row.
-* a *leaf index*: a 64-bit leaf-hash prefix per index, for idempotent
-  sequencing. It is derived data (rebuildable from the level-0 tiles), written
-  in bulk behind the sequencer with its own watermark, because a random-keyed
-  index updated on every commit would multiply the bytes each commit writes.
 * *checkpoints*: signed notes by tree size.
+
+The *leaf index* (leaf-hash prefix → indices, for idempotent sequencing) is a
+separate :class:`LeafIndex`: it is derived data, rebuildable from the level-0
+tiles, written in bulk behind the sequencer with its own watermark, because a
+random-keyed index updated on every commit multiplies the bytes each commit writes.
 
 All tree logic lives in :mod:`pausepact.store.sequencer`; a driver only has to
 make :meth:`LogStore.commit` atomic and durable.
@@ -77,19 +78,6 @@ class LogStore(Protocol):
     def read_bundle(self, index: int) -> bytes | None:
         """Entry-bundle row ``index``, or ``None`` if absent."""
 
-    def indexed_size(self) -> int:
-        """How many leading entries the leaf index covers."""
-
-    def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
-        """Indexed entries whose leaf-hash prefix is one of ``keys`` (may include
-        prefix collisions: the caller confirms against the full leaf hash)."""
-
-    def iter_keys(self) -> Iterator[int]:
-        """Every indexed prefix, in any order (to rebuild in-memory filters)."""
-
-    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
-        """Atomically add prefixes for entries ``start…`` and move the watermark."""
-
     def commit(self, batch: Batch) -> None:
         """Atomically and durably write ``batch`` and set the size to ``batch.end``.
 
@@ -105,5 +93,22 @@ class LogStore(Protocol):
         """Every remembered checkpoint, by increasing size."""
 
     def get_meta(self, key: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+class LeafIndex(Protocol):
+    def indexed_size(self) -> int:
+        """How many leading entries the leaf index covers."""
+
+    def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
+        """Indexed entries whose leaf-hash prefix is one of ``keys`` (may include
+        prefix collisions: the caller confirms against the full leaf hash)."""
+
+    def iter_keys(self) -> Iterator[int]:
+        """Every indexed prefix, in any order (to rebuild in-memory filters)."""
+
+    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
+        """Atomically add prefixes for entries ``start…`` and move the watermark."""
 
     def close(self) -> None: ...

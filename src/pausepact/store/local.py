@@ -1,6 +1,7 @@
 """``LocalLog``: an embedded transparency log in one directory.
 
     DIR/log.db      SQLite store (entries, tree, checkpoints)
+    DIR/index.db    leaf index for idempotent appends (derived; rebuildable)
     DIR/log.key     the log's signer key, mode 0600 (secret)
     DIR/log.pub     the log's verifier key
     DIR/.lock       held (flock) by the one process that may append
@@ -31,11 +32,13 @@ from ..tlog.note import parse_note
 from ..tlog.proof_file import TlogProof
 from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, tiles_for_size
 from .base import LogExistsError, LogLockedError, LogNotFoundError
+from .leaf_index import SQLiteLeafIndex
 from .reader import TreeReader
 from .sequencer import Sequencer
 from .sqlite import SQLiteStore
 
 DB_FILE = "log.db"
+INDEX_FILE = "index.db"
 KEY_FILE = "log.key"
 PUB_FILE = "log.pub"
 LOCK_FILE = ".lock"
@@ -77,9 +80,13 @@ class LocalLog:
             self.verifier: NoteVerifier = parse_verifier_key((directory / PUB_FILE).read_text())
             self.reader = TreeReader(self.store)
             self._sequencer: Sequencer | None = None
+            self._index: SQLiteLeafIndex | None = None
             if not readonly:
                 signer = parse_signer_key((directory / KEY_FILE).read_text())
-                self._sequencer = Sequencer(self.store, origin, signer, reader=self.reader)
+                self._index = SQLiteLeafIndex(directory / INDEX_FILE)
+                self._sequencer = Sequencer(
+                    self.store, self._index, origin, signer, reader=self.reader
+                )
         except BaseException:
             self._release_lock()
             raise
@@ -142,10 +149,14 @@ class LocalLog:
             self._lock_fd = None
 
     def close(self) -> None:
-        if self._sequencer is not None:
-            self._sequencer.close()
-        self.store.close()
-        self._release_lock()
+        try:
+            if self._sequencer is not None:
+                self._sequencer.close()
+        finally:
+            if self._index is not None:
+                self._index.close()
+            self.store.close()
+            self._release_lock()
 
     def __enter__(self) -> LocalLog:
         return self

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 import threading
 from collections.abc import Sequence
@@ -24,8 +25,10 @@ from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import NoteSigner
 from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH
-from .base import Batch, EntryTooLargeError, LogStore
+from .base import Batch, EntryTooLargeError, LeafIndex, LogStore
 from .reader import TreeReader
+
+_log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BATCH = 4096
 #: Entries held in the in-memory dedup window before the leaf index is flushed.
@@ -59,6 +62,7 @@ class Sequencer:
     def __init__(
         self,
         store: LogStore,
+        index: LeafIndex,
         origin: str,
         signer: NoteSigner,
         *,
@@ -67,16 +71,23 @@ class Sequencer:
         index_every: int = DEFAULT_INDEX_EVERY,
     ) -> None:
         self.store = store
+        self.index = index
         self.origin = origin
         self.signer = signer
         self.reader = reader or TreeReader(store)
         self.max_batch = max_batch
         self.index_every = index_every
-        # Leaf hash -> index for entries past the leaf index's watermark.
+        # Dedup window: leaf hash -> index for entries past the leaf index's
+        # watermark. ``_flushing`` is the part being written by the background
+        # flush; it stays searchable until that flush has committed.
         self._recent: dict[bytes, int] | None = None
+        self._flushing: dict[bytes, int] = {}
         # One bit per indexed prefix (mod 2**26): a clear bit means "certainly
-        # not indexed", which spares the store lookup for almost every new entry.
-        self._filter: bytearray | None = None
+        # not indexed", which spares the index lookup for almost every new entry.
+        self._filter = bytearray()
+        self._index_nonempty = False
+        self._flush_thread: threading.Thread | None = None
+        self._flush_error: BaseException | None = None
         self._queue: list[_Request] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -89,7 +100,7 @@ class Sequencer:
         an entry already in the log). Returns only after the commit is on disk."""
         if not entries:
             return []
-        if not all(type(e) is bytes for e in entries):
+        if set(map(type, entries)) != {bytes}:
             entries = [_as_bytes(i, e) for i, e in enumerate(entries)]
         if max(map(len, entries)) > MAX_ENTRY_SIZE:
             i = next(i for i, e in enumerate(entries) if len(e) > MAX_ENTRY_SIZE)
@@ -122,8 +133,9 @@ class Sequencer:
         except BaseException as exc:
             self._tails.clear()
             self._tail_bundle = None
-            self._recent = None
-            self._filter = None
+            self._join_flush()
+            self._recent = None  # rebuilt from the index watermark and the tiles
+            self._flushing = {}
             for r in pending:
                 r.error = exc
         finally:
@@ -136,8 +148,8 @@ class Sequencer:
         hashes = [sha(b"\x00" + e).digest() for e in entries]
         known = self._lookup(hashes)
         start = self.store.size()
+        fresh: dict[bytes, int] | None = None
         if not known and len(set(hashes)) == len(hashes):  # the common case: all new
-            fresh = dict(zip(hashes, range(start, start + len(hashes)), strict=True))
             new_entries, new_hashes = entries, hashes
             indices = list(range(start, start + len(hashes)))
         else:
@@ -158,36 +170,36 @@ class Sequencer:
             # --- 3. commit ---------------------------------------------------------
             self.store.commit(batch)
             self._remember_tails(batch)
-            recent = self._recent_window()
-            recent.update(fresh)
+            recent = self._window()
+            recent.update(fresh if fresh is not None else zip(new_hashes, indices, strict=True))
             if len(recent) >= self.index_every:
-                self.flush_index()
+                self._start_flush()
         return indices
 
     # --- idempotence: the leaf index -------------------------------------------------
-    def _recent_window(self) -> dict[bytes, int]:
-        """Entries not yet in the durable leaf index, rebuilt from the level-0
-        tiles after a restart (bounded by ``index_every`` plus one batch)."""
+    def _window(self) -> dict[bytes, int]:
+        """The active dedup window; on first use (or after an error) it is rebuilt
+        from the level-0 tiles past the index's watermark, and the prefix filter
+        from the index (so no flush can be running while the filter is built)."""
         if self._recent is None:
-            start, end = self.store.indexed_size(), self.store.size()
-            self._recent = {self.reader.node(0, i): i for i in range(start, end)}
-        return self._recent
-
-    def _prefix_filter(self) -> bytearray:
-        if self._filter is None:
+            start, end = self.index.indexed_size(), self.store.size()
             bits = bytearray(_FILTER_BITS // 8)
-            for k in self.store.iter_keys():
+            for k in self.index.iter_keys():
                 k &= _FILTER_MASK
                 bits[k >> 3] |= 1 << (k & 7)
             self._filter = bits
-        return self._filter
+            self._index_nonempty = start > 0
+            self._recent = {self.reader.node(0, i): i for i in range(start, end)}
+        return self._recent
 
     def _lookup(self, hashes: list[bytes]) -> dict[bytes, int]:
-        recent = self._recent_window()
-        found = {h: recent[h] for h in recent.keys() & set(hashes)}
-        rest = [h for h in hashes if h not in found]
-        if rest and self.store.indexed_size():
-            bits = self._prefix_filter()
+        recent, flushing = self._window(), self._flushing
+        wanted = set(hashes)
+        found = {h: recent[h] for h in recent.keys() & wanted}
+        found.update((h, flushing[h]) for h in flushing.keys() & wanted)
+        rest = [h for h in hashes if h not in found] if found else hashes
+        if rest and self._index_nonempty:
+            bits = self._filter
             keys = _prefixes(rest)
             maybe = [
                 (h, k)
@@ -195,35 +207,77 @@ class Sequencer:
                 if bits[(k & _FILTER_MASK) >> 3] >> (k & 7) & 1
             ]
             if maybe:
-                cands = self.store.candidates([k for _, k in maybe])
+                cands = self.index.candidates([k for _, k in maybe])
                 for h, k in maybe:
                     for idx in cands.get(k, ()):
                         if self.reader.node(0, idx) == h and idx < found.get(h, idx + 1):
                             found[h] = idx
         return found
 
-    def flush_index(self) -> None:
-        """Write the in-memory dedup window to the durable leaf index."""
-        recent = self._recent_window()
-        if not recent:
-            return
-        start = self.store.indexed_size()
+    def _write_window(self, window: dict[bytes, int]) -> None:
+        """Write a frozen window to the durable index, then make it visible to the
+        filter, and only then stop searching it in memory."""
+        start = next(iter(window.values()))
         # The window is filled in index order, so its keys are already sorted by index.
-        first, last = next(iter(recent.values())), next(reversed(recent.values()))
-        if first != start or last != start + len(recent) - 1:
-            raise RuntimeError("dedup window does not match the leaf index watermark")
-        keys = _prefixes(list(recent))
-        self.store.index_leaves(start, keys)
-        if self._filter is not None:
-            bits = self._filter
-            for k in keys:
-                k &= _FILTER_MASK
-                bits[k >> 3] |= 1 << (k & 7)
-        recent.clear()
+        if next(reversed(window.values())) != start + len(window) - 1:
+            raise RuntimeError("dedup window is not a contiguous run of indices")
+        keys = _prefixes(list(window))
+        self.index.index_leaves(start, keys)
+        bits = self._filter
+        for k in keys:
+            k &= _FILTER_MASK
+            bits[k >> 3] |= 1 << (k & 7)
+        self._index_nonempty = True
+        if self._flushing is window:
+            self._flushing = {}
+
+    def _flush_worker(self, window: dict[bytes, int]) -> None:
+        try:
+            self._write_window(window)
+        except BaseException as exc:  # kept searchable; retried by the next flush
+            self._flush_error = exc
+            _log.warning("leaf index flush failed (will retry): %s", exc)
+
+    def _join_flush(self) -> None:
+        """Wait for a running flush; after a failed one, put its window back."""
+        if self._flush_thread is not None:
+            self._flush_thread.join()
+            self._flush_thread = None
+        if self._flush_error is not None:
+            self._flush_error = None
+            if self._flushing and self._recent is not None:
+                self._recent = {**self._flushing, **self._recent}
+            self._flushing = {}
+
+    def _start_flush(self) -> None:
+        """Hand the active window to a background flush (at most one at a time; a
+        window twice the flush size waits for the running one: bounded memory)."""
+        running = self._flush_thread is not None and self._flush_thread.is_alive()
+        if running and len(self._window()) < 2 * self.index_every:
+            return
+        self._join_flush()
+        window = self._window()
+        self._recent, self._flushing = {}, window
+        self._flush_thread = threading.Thread(
+            target=self._flush_worker, args=(window,), name="leaf-index-flush", daemon=True
+        )
+        self._flush_thread.start()
+
+    def flush_index(self) -> None:
+        """Write the whole dedup window to the durable leaf index, now."""
+        with self._commit_lock:
+            self._join_flush()
+            window = self._window()
+            if window:
+                self._flushing, self._recent = window, {}
+                try:
+                    self._write_window(window)
+                except BaseException:
+                    self._recent, self._flushing = {**window, **self._recent}, {}
+                    raise
 
     def close(self) -> None:
-        with self._commit_lock:
-            self.flush_index()
+        self.flush_index()
 
     def _tail_row(self, level: int, count: int) -> bytes:
         """The stored partial row at ``level`` when that level has ``count`` nodes."""
@@ -268,8 +322,12 @@ class Sequencer:
             else:
                 seq = level_hashes
                 first >>= 1
+            # zip(it, it) walks the level two hashes at a time; an odd last hash
+            # has no sibling yet and is left out on purpose (strict=False).
+            pairs = iter(seq)
             level_hashes = [
-                sha(b"\x01" + seq[i] + seq[i + 1]).digest() for i in range(0, len(seq) - 1, 2)
+                sha(b"\x01" + left + right).digest()
+                for left, right in zip(pairs, pairs, strict=False)
             ]
             level += 1
         return batch

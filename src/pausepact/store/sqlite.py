@@ -8,10 +8,9 @@ snapshots while the sequencer writes.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from .base import Batch, SequencingConflictError
@@ -24,9 +23,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bundles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS leaves (
-    k INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (k, idx)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 """
 
@@ -51,7 +47,7 @@ class SQLiteStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('size', '0'), ('indexed', '0')",
+                "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('size', '0')",
                 (SCHEMA_VERSION,),
             )
         self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache, bounded
@@ -82,54 +78,6 @@ class SQLiteStore:
         with self._lock:
             row = self._db.execute("SELECT data FROM bundles WHERE id=?", (index,)).fetchone()
         return None if row is None else bytes(row[0])
-
-    def indexed_size(self) -> int:
-        value = self.get_meta("indexed")
-        return int(value) if value is not None else 0
-
-    def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
-        found: dict[int, list[int]] = {}
-        with self._lock:
-            for i in range(0, len(keys), _LOOKUP_CHUNK):
-                chunk = keys[i : i + _LOOKUP_CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for k, idx in self._db.execute(
-                    f"SELECT k, idx FROM leaves WHERE k IN ({marks})", chunk
-                ):
-                    found.setdefault(int(k), []).append(int(idx))
-        return found
-
-    def iter_keys(self) -> Iterator[int]:
-        # A separate read connection: the scan does not hold the writer's lock.
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        try:
-            for (k,) in db.execute("SELECT k FROM leaves"):
-                yield int(k)
-        finally:
-            db.close()
-
-    def index_leaves(self, start: int, keys: Sequence[int]) -> None:
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                (indexed,) = db.execute("SELECT value FROM meta WHERE key='indexed'").fetchone()
-                if int(indexed) != start:
-                    raise SequencingConflictError(
-                        f"leaf index covers {indexed} entries, expected {start}"
-                    )
-                # One statement for the whole flush: SQLite unpacks the JSON array and
-                # inserts in key order, so each index page is visited once.
-                db.execute(
-                    "INSERT INTO leaves SELECT j.value, ?2 + j.key FROM json_each(?1) AS j "
-                    "ORDER BY j.value",
-                    (json.dumps(list(keys)), start),
-                )
-                db.execute("UPDATE meta SET value=? WHERE key='indexed'", (str(start + len(keys)),))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
 
     # --- the one write that matters ---------------------------------------------
     def commit(self, batch: Batch) -> None:
