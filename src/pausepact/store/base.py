@@ -3,10 +3,10 @@ PostgreSQL later implement the same few operations.
 
 A driver stores four things and understands none of them:
 
-* *hash tiles*: for every tree level ``h`` (not only multiples of 8), rows of up
-  to 256 consecutive node hashes, keyed ``(h, n)``. The C2SP tiles are the rows
-  at levels 0, 8, 16, …; keeping every level makes any proof a handful of
-  lookups instead of re-hashing subtrees.
+* *hash tiles*: for every 4th tree level ``h`` (0, 4, 8, …), rows of up to 256
+  consecutive node hashes, keyed ``(h, n)``. The C2SP tiles are the rows at
+  levels 0, 8, 16, …; the levels in between make any proof node a fold of at
+  most 8 stored hashes instead of up to 128.
 * *entry bundles*: C2SP entry bundles (uint16-length-prefixed entries), 256 per row.
 * *checkpoints*: signed notes by tree size.
 

@@ -8,9 +8,14 @@ import threading
 from collections import OrderedDict
 
 from ..tlog import merkle
-from ..tlog.merkle import HASH_SIZE
+from ..tlog.merkle import HASH_SIZE, node_hash
 from ..tlog.tiles import TILE_WIDTH, decode_bundle
 from .base import LogStore, StoreError
+
+#: Hash rows are stored for every ROW_STRIDE-th tree level (0, 4, 8, …). The C2SP
+#: tiles (levels 0, 8, 16, …) are among them; any other node is folded from at most
+#: 2**(ROW_STRIDE-1) stored hashes.
+ROW_STRIDE = 4
 
 
 class TreeReader:
@@ -43,10 +48,20 @@ class TreeReader:
         return data
 
     def node(self, level: int, index: int) -> bytes:
-        """Hash of the complete subtree ``(level, index)``."""
-        slot = index % TILE_WIDTH
-        data = self.row(level, index // TILE_WIDTH, slot + 1)
-        return data[slot * HASH_SIZE : (slot + 1) * HASH_SIZE]
+        """Hash of the complete subtree ``(level, index)``: read from the stored
+        row at or below it, folding at most ``2**(ROW_STRIDE-1)`` pairs."""
+        up = level % ROW_STRIDE
+        first = index << up
+        slot = first % TILE_WIDTH
+        data = self.row(level - up, first // TILE_WIDTH, slot + (1 << up))
+        hashes = [
+            data[i : i + HASH_SIZE]
+            for i in range(slot * HASH_SIZE, (slot + (1 << up)) * HASH_SIZE, HASH_SIZE)
+        ]
+        while len(hashes) > 1:
+            pairs = iter(hashes)
+            hashes = [node_hash(a, b) for a, b in zip(pairs, pairs, strict=True)]
+        return hashes[0]
 
     def _check_size(self, size: int) -> None:
         current = self.store.size()

@@ -26,7 +26,7 @@ from ..tlog.keys import NoteSigner
 from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH
 from .base import Batch, EntryTooLargeError, LeafIndex, LogStore
-from .reader import TreeReader
+from .reader import ROW_STRIDE, TreeReader
 
 _log = logging.getLogger(__name__)
 
@@ -314,10 +314,17 @@ class Sequencer:
         sha = hashlib.sha256
         level, first, level_hashes = 0, start, hashes
         while level_hashes:
-            self._write_level(batch, level, first, level_hashes)
+            stored = level % ROW_STRIDE == 0
+            if stored:
+                self._write_level(batch, level, first, level_hashes)
             if first & 1:
-                tail = self._tail_row(level, first)
-                seq = [tail[-HASH_SIZE:], *level_hashes]
+                # The left sibling of the first new node was committed earlier.
+                left = (
+                    self._tail_row(level, first)[-HASH_SIZE:]
+                    if stored
+                    else self.reader.node(level, first - 1)
+                )
+                seq = [left, *level_hashes]
                 first = (first - 1) >> 1
             else:
                 seq = level_hashes

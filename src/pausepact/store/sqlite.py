@@ -50,7 +50,7 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('size', '0')",
                 (SCHEMA_VERSION,),
             )
-        self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache, bounded
+        self._db.execute("PRAGMA cache_size=-16384")  # 16 MiB page cache, bounded
 
     # --- meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
