@@ -110,13 +110,16 @@ def _default_size(log: LocalLog) -> int:
 @json_option
 @input_errors
 def prove(directory: str, index: int, size: int | None, as_json: bool) -> None:
-    """Inclusion proof for entry INDEX, as a c2sp.org/tlog-proof@v1 file."""
+    """Inclusion proof for entry INDEX, as a c2sp.org/tlog-proof@v1 file.
+
+    SIZE may be any size up to the current one; without a checkpoint at that size
+    the log signs one (so the text form needs the log's key and lock)."""
     with _open(directory) as log:
         tree = _default_size(log) if size is None else size
         if not 0 <= index < tree:
             fail_input(f"--index {index} is outside the tree of size {tree}")
-        proof = log.inclusion_proof(index, tree)
         if as_json:
+            proof = log.inclusion_proof(index, tree)
             emit_json(
                 {
                     "index": index,
@@ -127,13 +130,13 @@ def prove(directory: str, index: int, size: int | None, as_json: bool) -> None:
                 }
             )
             return
-        notes = dict(log.checkpoints())
-        if tree not in notes:
-            fail_input(
-                f"no signed checkpoint at size {tree}; a tlog-proof file needs one "
-                "(run `pausepact tlog checkpoint`, or use --json for a bare proof)"
-            )
-        click.echo(TlogProof(index, tuple(proof), notes[tree]).format(), nl=False)
+        note = dict(log.checkpoints()).get(tree)
+    if note is None:
+        # No checkpoint at that size yet: the log signs one (it needs the writer lock).
+        with _open(directory, readonly=False) as writer:
+            note = writer.checkpoint_at(tree)
+    with _open(directory) as log:
+        click.echo(log.proof_file(index, checkpoint=note).format(), nl=False)
 
 
 @tlog.command()

@@ -183,6 +183,10 @@ class LocalLog:
         """A signed checkpoint (C2SP tlog-checkpoint note) over every durable entry."""
         return self._writer().checkpoint()
 
+    def checkpoint_at(self, size: int) -> str:
+        """A signed checkpoint for an earlier tree size (stored for later reuse)."""
+        return self._writer().checkpoint_at(size)
+
     # --- reading -----------------------------------------------------------------
     @property
     def size(self) -> int:
@@ -218,9 +222,12 @@ class LocalLog:
     def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
         return self.reader.consistency_proof(old, self.size if new is None else new)
 
-    def proof_file(self, index: int, extra: bytes | None = None) -> TlogProof:
-        """A c2sp.org/tlog-proof@v1 for ``index`` against the latest checkpoint."""
-        note = self.latest_checkpoint()
+    def proof_file(
+        self, index: int, extra: bytes | None = None, *, checkpoint: str | None = None
+    ) -> TlogProof:
+        """A c2sp.org/tlog-proof@v1 for ``index`` against ``checkpoint`` (a signed
+        note of this log; default: the latest checkpoint)."""
+        note = checkpoint if checkpoint is not None else self.latest_checkpoint()
         if note is None:
             raise ValueError("the log has no checkpoint yet: run checkpoint first")
         cp = Checkpoint.parse(parse_note(note).text)

@@ -372,6 +372,20 @@ class Sequencer:
             self.publish(size, note)
             return note
 
+    def checkpoint_at(self, size: int) -> str:
+        """Sign (or reuse) a checkpoint over the first ``size`` committed entries.
+
+        An earlier size is as true as the latest: its root is a prefix of the
+        committed tree. Offline proof files for historical sizes need one.
+        """
+        with self._commit_lock:
+            for stored, note in self.store.checkpoints():
+                if stored == size:
+                    return note
+            note = Checkpoint(self.origin, size, self.reader.root(size)).sign(self.signer)
+            self.publish(size, note)
+            return note
+
     def publish(self, size: int, note: str) -> None:
         """Make a checkpoint durable. Witness cosigning hooks in here."""
         self.store.save_checkpoint(size, note)
