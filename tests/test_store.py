@@ -283,3 +283,15 @@ def test_entries_are_read_in_ranges(log: LocalLog) -> None:
     assert log.entries(5, 5) == []
     with pytest.raises(ValueError):
         log.entries(0, 601)
+
+
+def test_checkpoints_for_earlier_sizes_are_true_prefixes(log: LocalLog) -> None:
+    log.append_many(entries(300))
+    latest = open_checkpoint(log.checkpoint(), ORIGIN, [log.verifier]).checkpoint
+    note = log.checkpoint_at(77)
+    early = open_checkpoint(note, ORIGIN, [log.verifier]).checkpoint
+    assert (early.size, early.root) == (77, log.root(77))
+    merkle.verify_consistency(77, 300, log.consistency_proof(77, 300), early.root, latest.root)
+    assert log.checkpoint_at(77) == note
+    with pytest.raises(ValueError):
+        log.checkpoint_at(301)
