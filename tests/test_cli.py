@@ -209,3 +209,32 @@ def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     assert out["inclusion_verified"] and out["consistency_verified"] and out["size"] == 601
     res = run("demo", "--dir", str(tmp_path))
     assert res.returncode != 0 and b"not a demo workspace" in res.stderr
+
+
+def test_keygen_sign_and_verify_statement(tmp_path: Path) -> None:
+    key = tmp_path / "aurora.key"
+    vkey = ok("keygen", "lab/aurora", "--out", str(key)).strip()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert run("keygen", "lab/aurora", "--out", str(key)).returncode == 2  # never overwrite
+    predicate = json.dumps({"pact": "ab" * 32, "pause": 3})
+    env = tmp_path / "vote.json"
+    env.write_text(ok("sign", "resume.vote", "--key", str(key), "--predicate", predicate))
+    out = js("verify-statement", str(env), "--vkey", vkey)
+    assert out["valid"] and out["type"] == "resume.vote" and out["signer"] == "lab/aurora"
+    other = ok("keygen", "lab/borealis", "--out", str(tmp_path / "b.key")).strip()
+    res = run("verify-statement", str(env), "--vkey", other)
+    assert res.returncode == 1 and b"no trusted key" in res.stdout
+
+
+def test_sign_errors_name_the_field(tmp_path: Path) -> None:
+    key = tmp_path / "k.key"
+    ok("keygen", "lab/aurora", "--out", str(key))
+    pred = tmp_path / "p.json"
+    pred.write_text(json.dumps({"pact": "ab" * 32, "pause": 3, "colour": "red"}))
+    res = run("sign", "resume.vote", "--key", str(key), "--predicate", f"@{pred}")
+    assert res.returncode == 2 and b"predicate.colour: unknown field" in res.stderr
+    res = run("sign", "no.such", "--key", str(key), "--predicate", "{}")
+    assert res.returncode == 2
+    key.chmod(0o644)
+    res = run("sign", "resume.vote", "--key", str(key), "--predicate", "{}")
+    assert res.returncode == 2 and b"chmod 600" in res.stderr

@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from .demo_cmd import demo
+from .statement_cmd import keygen, sign, verify_statement
 from .tlog_cmd import tlog
 
 
@@ -17,6 +18,9 @@ def cli() -> None:
 
 cli.add_command(tlog)
 cli.add_command(demo)
+cli.add_command(keygen)
+cli.add_command(sign)
+cli.add_command(verify_statement)
 
 
 def main() -> None:

@@ -1,0 +1,139 @@
+"""DSSE (Dead Simple Signing Envelope) v1: PAE, envelopes, Ed25519 signing and
+verification. Spec: github.com/secure-systems-lab/dsse (protocol v1, envelope v1).
+
+The log entry for an envelope is its RFC 8785 (JCS) canonical JSON, so the same
+envelope always has the same bytes and the same leaf hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from ..tlog.keys import Ed25519Signer, NoteVerifier
+from .errors import InvalidSignatureError, MalformedEnvelopeError
+
+#: C2SP entry bundles cap an entry at 65,535 bytes; an envelope must fit.
+MAX_ENVELOPE_BYTES = 0xFFFF
+MAX_SIGNATURES = 16
+MAX_KEYID_LENGTH = 256
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """Pre-Authentication Encoding: ``DSSEv1 SP len(type) SP type SP len(body) SP body``."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+@dataclass(frozen=True)
+class EnvelopeSignature:
+    keyid: str
+    sig: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    payload_type: str
+    payload: bytes
+    signatures: tuple[EnvelopeSignature, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "payload": base64.b64encode(self.payload).decode(),
+            "payloadType": self.payload_type,
+            "signatures": [
+                {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode()} for s in self.signatures
+            ],
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """The RFC 8785 canonical JSON of the envelope: what goes into the log."""
+        return rfc8785.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Envelope:
+        """Parse an envelope, refusing anything oversized or out of shape."""
+        raw = data.encode() if isinstance(data, str) else data
+        if len(raw) > MAX_ENVELOPE_BYTES:
+            raise MalformedEnvelopeError(
+                f"envelope is {len(raw)} bytes; the limit is {MAX_ENVELOPE_BYTES} "
+                "(put large evidence in the blob store and reference its digest)"
+            )
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedEnvelopeError(f"envelope is not JSON: {exc}") from None
+        return cls.from_dict(obj)
+
+    @classmethod
+    def from_dict(cls, obj: object) -> Envelope:
+        if not isinstance(obj, dict):
+            raise MalformedEnvelopeError("envelope must be a JSON object")
+        extra = set(obj) - {"payload", "payloadType", "signatures"}
+        if extra:
+            raise MalformedEnvelopeError(f"envelope has unknown fields: {sorted(extra)}")
+        payload_type = obj.get("payloadType")
+        if not isinstance(payload_type, str) or not payload_type:
+            raise MalformedEnvelopeError("envelope.payloadType must be a non-empty string")
+        payload = _b64(obj.get("payload"), "envelope.payload")
+        sigs = obj.get("signatures")
+        if not isinstance(sigs, list) or not sigs:
+            raise MalformedEnvelopeError("envelope.signatures must be a non-empty list")
+        if len(sigs) > MAX_SIGNATURES:
+            raise MalformedEnvelopeError(f"envelope has more than {MAX_SIGNATURES} signatures")
+        out = []
+        for i, s in enumerate(sigs):
+            where = f"envelope.signatures[{i}]"
+            if not isinstance(s, dict) or set(s) - {"keyid", "sig"}:
+                raise MalformedEnvelopeError(f"{where} must be an object with keyid and sig")
+            keyid = s.get("keyid")
+            if not isinstance(keyid, str) or not 0 < len(keyid) <= MAX_KEYID_LENGTH:
+                raise MalformedEnvelopeError(f"{where}.keyid must be a non-empty string")
+            out.append(EnvelopeSignature(keyid, _b64(s.get("sig"), f"{where}.sig")))
+        return cls(payload_type, payload, tuple(out))
+
+
+def _b64(value: object, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise MalformedEnvelopeError(f"{where} must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEnvelopeError(f"{where} is not valid base64") from None
+
+
+def keyid_of(verifier: NoteVerifier) -> str:
+    """A member key's DSSE keyid: its verifier-key ``name+hash``."""
+    return f"{verifier.name}+{verifier.key_id:08x}"
+
+
+def sign_envelope(payload_type: str, payload: bytes, signers: Iterable[Ed25519Signer]) -> Envelope:
+    message = pae(payload_type, payload)
+    sigs = tuple(EnvelopeSignature(keyid_of(s.verifier()), s.sign(message)) for s in signers)
+    if not sigs:
+        raise ValueError("sign_envelope needs at least one signer")
+    return Envelope(payload_type, payload, sigs)
+
+
+def verify_envelope(envelope: Envelope, trusted: Mapping[str, NoteVerifier]) -> tuple[str, ...]:
+    """The keyids of trusted keys whose signatures verify; raises unless at least
+    one does and none of the trusted keys' signatures fails."""
+    message = pae(envelope.payload_type, envelope.payload)
+    verified: list[str] = []
+    for s in envelope.signatures:
+        verifier = trusted.get(s.keyid)
+        if verifier is None:
+            continue
+        if not verifier.verify(message, s.sig):
+            raise InvalidSignatureError(f"signature by {s.keyid} does not verify")
+        if s.keyid not in verified:
+            verified.append(s.keyid)
+    if not verified:
+        raise InvalidSignatureError("no signature by a trusted key")
+    return tuple(verified)

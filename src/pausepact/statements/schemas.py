@@ -1,0 +1,233 @@
+"""Predicate schemas of every pausepact statement type (``https://pausepact.dev/<type>/v1``).
+
+Every predicate carries ``pact`` (the pact ID: SHA-256 hex of the canonical pact),
+``signer`` (the member name, e.g. ``lab/aurora``) and ``time`` (RFC 3339 UTC, ``Z``),
+plus its type's own fields below. Schemas are strict: unknown fields, wrong types
+(no silent coercion), non-finite numbers and oversized values are refused, and
+each error names the field. ``docs/STATEMENTS.md`` documents the same fields.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+PREDICATE_PREFIX = "https://pausepact.dev/"
+ROLES = ("lab", "evaluator", "meter", "witness")
+
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def parse_time(value: str) -> datetime:
+    """Strict RFC 3339 UTC (``2026-11-27T14:31:05Z``, optional fraction)."""
+    if not _TIME_RE.match(value):
+        raise ValueError("must be RFC 3339 UTC, e.g. 2026-11-27T14:31:05Z")
+    fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if "." in value else "%Y-%m-%dT%H:%M:%SZ"
+    try:
+        return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError("is not a real date and time") from None
+
+
+def _time(value: str) -> str:
+    parse_time(value)
+    return value
+
+
+Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Time = Annotated[str, StringConstraints(max_length=40), AfterValidator(_time)]
+MemberName = Annotated[
+    str, StringConstraints(pattern=r"^(lab|evaluator|meter|witness)/[a-z0-9][a-z0-9._-]{0,62}$")
+]
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")]
+Text = Annotated[str, StringConstraints(max_length=4096)]
+Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+EntryIndex = Annotated[int, Field(ge=0)]
+
+
+class Predicate(BaseModel):
+    """Fields every statement carries."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    pact: Hex64
+    signer: MemberName
+    time: Time
+
+    @property
+    def role(self) -> str:
+        return self.signer.split("/", 1)[0]
+
+
+class PactAdopt(Predicate):
+    """I join the pact whose ID is ``pact``, at this version of its file."""
+
+    version: Annotated[int, Field(ge=1)]
+
+
+class PactAmend(Predicate):
+    """Proposal to replace the pact by ``new_pact`` (the ID of the amended file)."""
+
+    proposal: Ident
+    new_pact: Hex64
+    reason: Text
+
+
+class PactApprove(Predicate):
+    proposal: Ident
+    new_pact: Hex64
+
+
+class KeyRotate(Predicate):
+    """Replace ``member``'s key by ``new_key``: signed by the member's old key, or by a
+    quorum when the old key is lost or compromised (``reason``)."""
+
+    member: MemberName
+    new_key: Annotated[str, StringConstraints(max_length=512)]
+    reason: Literal["rotation", "lost", "compromised"]
+
+
+class RunRegister(Predicate):
+    run_id: Ident
+    purpose: Text
+    scope_tags: Annotated[list[Tag], Field(max_length=64)]
+    planned_flop: Annotated[float, Field(gt=0, allow_inf_nan=False)]
+    cluster: Ident
+    model_family: Ident
+
+
+class ComputeReport(Predicate):
+    run_id: Ident
+    period_start: Time
+    period_end: Time
+    flop: NonNeg
+    accelerator_hours: NonNeg
+
+
+class MeterReading(Predicate):
+    cluster: Ident
+    period_start: Time
+    period_end: Time
+    accelerator_hours: NonNeg
+    energy_kwh: NonNeg | None = None
+
+
+class EvalResult(Predicate):
+    model: Ident
+    suite: Ident
+    release_date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    metrics: Annotated[
+        dict[
+            Annotated[str, StringConstraints(max_length=128)],
+            Annotated[float, Field(allow_inf_nan=False)],
+        ],
+        Field(max_length=256),
+    ]
+    blob: Hex64 | None = None
+    data_version: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class IndicatorReport(Predicate):
+    indicator: Ident
+    period_start: Time
+    period_end: Time
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    blob: Hex64 | None = None
+
+
+Evidence = Annotated[list[EntryIndex], Field(min_length=1, max_length=1024)]
+
+
+class PauseTrigger(Predicate):
+    """Claims ``threshold`` is crossed by the cited entries (re-checked, never trusted)."""
+
+    threshold: Ident
+    evidence: Evidence
+
+
+class PauseDeclare(Predicate):
+    reason: Text
+    evidence: Annotated[list[EntryIndex], Field(max_length=1024)]
+
+
+class PauseAttest(Predicate):
+    """Compliance during the pause that began at log entry ``pause``."""
+
+    pause: EntryIndex
+    period_start: Time
+    period_end: Time
+    runs_stopped: Annotated[list[Ident], Field(max_length=1024)]
+    covered_flop: NonNeg
+
+
+class SafetyCase(Predicate):
+    pause: EntryIndex
+    blob: Hex64
+    summary: Text
+
+
+class SafetyReview(Predicate):
+    pause: EntryIndex
+    case: EntryIndex
+    verdict: Literal["accept", "reject"]
+    blob: Hex64 | None = None
+    summary: Text = ""
+
+
+class ResumeVote(Predicate):
+    pause: EntryIndex
+
+
+class AuditFinding(Predicate):
+    member: MemberName
+    finding: Text
+    severity: Literal["info", "minor", "major", "critical"]
+    evidence: Evidence
+
+
+class RunTranscript(Predicate):
+    run_id: Ident
+    root: Hex64
+    steps: Annotated[int, Field(ge=0)]
+    commit_every: Annotated[int, Field(ge=1)]
+    data_order: Hex64
+
+
+#: type name -> (schema, roles that may sign it)
+STATEMENT_TYPES: dict[str, tuple[type[Predicate], tuple[str, ...]]] = {
+    "pact.adopt": (PactAdopt, ROLES),
+    "pact.amend": (PactAmend, ROLES),
+    "pact.approve": (PactApprove, ROLES),
+    "key.rotate": (KeyRotate, ROLES),
+    "run.register": (RunRegister, ("lab",)),
+    "compute.report": (ComputeReport, ("lab",)),
+    "meter.reading": (MeterReading, ("meter",)),
+    "eval.result": (EvalResult, ("lab", "evaluator")),
+    "indicator.report": (IndicatorReport, ("lab", "evaluator")),
+    "pause.trigger": (PauseTrigger, ROLES),
+    "pause.declare": (PauseDeclare, ("evaluator",)),
+    "pause.attest": (PauseAttest, ("lab",)),
+    "safety.case": (SafetyCase, ("lab",)),
+    "safety.review": (SafetyReview, ("evaluator",)),
+    "resume.vote": (ResumeVote, ("lab", "evaluator")),
+    "audit.finding": (AuditFinding, ("evaluator",)),
+    "run.transcript": (RunTranscript, ("lab",)),
+}
+
+
+def predicate_type(name: str) -> str:
+    return f"{PREDICATE_PREFIX}{name}/v1"
+
+
+def type_name(predicate_type_uri: str) -> str | None:
+    """``https://pausepact.dev/run.register/v1`` → ``run.register`` (None if not ours)."""
+    if not predicate_type_uri.startswith(PREDICATE_PREFIX) or not predicate_type_uri.endswith(
+        "/v1"
+    ):
+        return None
+    name = predicate_type_uri[len(PREDICATE_PREFIX) : -len("/v1")]
+    return name if name in STATEMENT_TYPES else None

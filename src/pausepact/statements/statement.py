@@ -1,0 +1,172 @@
+"""in-toto Statement v1 payloads for pausepact, signed in DSSE envelopes.
+
+A statement's subject binds its predicate: ``[{"name": "pausepact:<type>",
+"digest": {"sha256": SHA-256(JCS(predicate))}}]``. The payload must be the RFC
+8785 canonical JSON of the statement, so a statement has exactly one byte form,
+one envelope (Ed25519 is deterministic) and one leaf hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+from pydantic import ValidationError
+
+from ..tlog.keys import Ed25519Signer, NoteVerifier
+from .dsse import Envelope, keyid_of, sign_envelope, verify_envelope
+from .errors import (
+    InvalidSignatureError,
+    MalformedEnvelopeError,
+    SchemaError,
+    SignerMismatchError,
+    StatementTimeError,
+    UnknownStatementTypeError,
+)
+from .schemas import STATEMENT_TYPES, Predicate, parse_time, predicate_type, type_name
+
+STATEMENT_V1 = "https://in-toto.io/Statement/v1"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+DEFAULT_MAX_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SignedStatement:
+    """A statement whose envelope, schema and signer have all been verified."""
+
+    type: str
+    predicate: Predicate
+    envelope: Envelope
+    keyid: str
+
+    @property
+    def signer(self) -> str:
+        return self.predicate.signer
+
+    @property
+    def time(self) -> datetime:
+        return parse_time(self.predicate.time)
+
+    def entry(self) -> bytes:
+        """The log entry: the envelope's canonical JSON."""
+        return self.envelope.canonical_bytes()
+
+
+def validate_predicate(name: str, data: Mapping[str, Any] | Predicate) -> Predicate:
+    """Check ``data`` against the schema of statement type ``name``."""
+    if name not in STATEMENT_TYPES:
+        known = ", ".join(sorted(STATEMENT_TYPES))
+        raise UnknownStatementTypeError(f"unknown statement type {name!r}; known: {known}")
+    schema, _ = STATEMENT_TYPES[name]
+    if isinstance(data, Predicate):
+        data = data.model_dump(exclude_none=True)
+    try:
+        return schema.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        raise SchemaError(f"predicate.{field}" if field else "predicate", message) from None
+
+
+def _predicate_json(predicate: Predicate) -> dict[str, Any]:
+    return predicate.model_dump(mode="json", exclude_none=True)
+
+
+def build_statement(name: str, predicate: Predicate) -> dict[str, Any]:
+    body = _predicate_json(predicate)
+    digest = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    return {
+        "_type": STATEMENT_V1,
+        "subject": [{"name": f"pausepact:{name}", "digest": {"sha256": digest}}],
+        "predicateType": predicate_type(name),
+        "predicate": body,
+    }
+
+
+def _check_role(name: str, predicate: Predicate) -> None:
+    _, roles = STATEMENT_TYPES[name]
+    if predicate.role not in roles:
+        raise SignerMismatchError(
+            f"a {predicate.role} may not sign {name} statements (allowed: {', '.join(roles)})"
+        )
+
+
+def sign_statement(
+    name: str, predicate: Mapping[str, Any] | Predicate, signer: Ed25519Signer
+) -> Envelope:
+    """Validate and sign a statement; the signer's key name must be ``predicate.signer``."""
+    model = validate_predicate(name, predicate)
+    if signer.name != model.signer:
+        raise SignerMismatchError(
+            f"predicate.signer is {model.signer!r} but the key belongs to {signer.name!r}"
+        )
+    _check_role(name, model)
+    payload = rfc8785.dumps(build_statement(name, model))
+    return sign_envelope(PAYLOAD_TYPE, payload, [signer])
+
+
+def open_statement(
+    data: bytes | str | Envelope,
+    keys: Iterable[NoteVerifier],
+    *,
+    now: datetime | None = None,
+    max_skew: timedelta = DEFAULT_MAX_SKEW,
+) -> SignedStatement:
+    """Parse and verify a signed statement against trusted member keys.
+
+    Checks, in order: envelope shape and size; payload type; a canonical in-toto
+    Statement v1 of a known type; the predicate schema; the subject digest; a
+    valid signature by a trusted key *named as the predicate's signer*; the
+    signer's role; and, when ``now`` is given, that the statement's time is
+    within ``max_skew`` of it.
+    """
+    env = data if isinstance(data, Envelope) else Envelope.from_json(data)
+    if env.payload_type != PAYLOAD_TYPE:
+        raise MalformedEnvelopeError(
+            f"payloadType is {env.payload_type!r}; pausepact statements use {PAYLOAD_TYPE}"
+        )
+    try:
+        stmt = json.loads(env.payload)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedEnvelopeError("payload is not JSON") from None
+    if not isinstance(stmt, dict) or set(stmt) != {
+        "_type",
+        "subject",
+        "predicateType",
+        "predicate",
+    }:
+        raise MalformedEnvelopeError(
+            "payload must be an in-toto Statement with exactly _type, subject, predicateType "
+            "and predicate"
+        )
+    if stmt["_type"] != STATEMENT_V1:
+        raise MalformedEnvelopeError(f"payload _type must be {STATEMENT_V1}")
+    if rfc8785.dumps(stmt) != env.payload:
+        raise MalformedEnvelopeError("payload is not RFC 8785 canonical JSON")
+    ptype = stmt["predicateType"]
+    name = type_name(ptype) if isinstance(ptype, str) else None
+    if name is None:
+        raise UnknownStatementTypeError(f"unknown predicateType {ptype!r}")
+    if not isinstance(stmt["predicate"], dict):
+        raise SchemaError("predicate", "must be an object")
+    predicate = validate_predicate(name, stmt["predicate"])
+    if build_statement(name, predicate) != stmt:
+        raise MalformedEnvelopeError("subject does not bind the predicate (digest mismatch)")
+    trusted = {keyid_of(k): k for k in keys if k.name == predicate.signer}
+    if not trusted:
+        raise InvalidSignatureError(f"no trusted key for signer {predicate.signer!r}")
+    keyid = verify_envelope(env, trusted)[0]
+    _check_role(name, predicate)
+    if now is not None:
+        skew = abs(parse_time(predicate.time) - now)
+        if skew > max_skew:
+            raise StatementTimeError(
+                f"statement time {predicate.time} is {skew} away from now; at most {max_skew}"
+            )
+    return SignedStatement(name, predicate, env, keyid)
