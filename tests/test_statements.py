@@ -403,3 +403,10 @@ def test_blobs_are_content_addressed_and_checked(tmp_path: Path) -> None:
     with pytest.raises(BlobError, match="larger"):
         store.put(b"x" * 1001)
     assert not list((tmp_path / "blobs" / "tmp").iterdir())  # no partial files left
+
+
+@pytest.mark.parametrize("flop", [1e20, 2.0**53 + 2, 9.99e20, 1e21, 1e25, 0.1])
+def test_large_and_fractional_numbers_round_trip_through_canonical_json(flop: float) -> None:
+    env = signed("compute.report", flop=flop)
+    st = open_statement(env.canonical_bytes(), VERIFIERS)
+    assert st.predicate.flop == flop  # type: ignore[attr-defined]

@@ -209,7 +209,7 @@ STATEMENT_TYPES: dict[str, tuple[type[Predicate], tuple[str, ...]]] = {
     "eval.result": (EvalResult, ("lab", "evaluator")),
     "indicator.report": (IndicatorReport, ("lab", "evaluator")),
     "pause.trigger": (PauseTrigger, ROLES),
-    "pause.declare": (PauseDeclare, ("evaluator",)),
+    "pause.declare": (PauseDeclare, ROLES),  # who may is the pact's pause.declare_by
     "pause.attest": (PauseAttest, ("lab",)),
     "safety.case": (SafetyCase, ("lab",)),
     "safety.review": (SafetyReview, ("evaluator",)),

@@ -33,6 +33,14 @@ from .schemas import STATEMENT_TYPES, Predicate, parse_time, predicate_type, typ
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
+_SAFE_INT = 2**53
+
+
+def _json_int(text: str) -> int | float:
+    """JCS numbers are IEEE doubles, written without exponent below 1e21: an
+    integer literal outside the exactly-representable range is a double."""
+    value = int(text)
+    return value if -_SAFE_INT <= value <= _SAFE_INT else float(value)
 
 
 @dataclass(frozen=True)
@@ -132,7 +140,7 @@ def open_statement(
             f"payloadType is {env.payload_type!r}; pausepact statements use {PAYLOAD_TYPE}"
         )
     try:
-        stmt = json.loads(env.payload)
+        stmt = json.loads(env.payload, parse_int=_json_int)
     except (ValueError, UnicodeDecodeError):
         raise MalformedEnvelopeError("payload is not JSON") from None
     if not isinstance(stmt, dict) or set(stmt) != {

@@ -1,0 +1,247 @@
+"""The pact file (``pact.toml``): members, thresholds, what a pause covers, the
+duties during a pause and the conditions to resume. Validated strictly; the
+pact ID is the SHA-256 of the validated pact's RFC 8785 canonical JSON, so two
+files that mean the same thing (comments, order, spacing aside) share one ID.
+Field reference: ``docs/PACT.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import rfc8785
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from ..statements.schemas import Ident, MemberName, Tag
+from ..tlog.errors import InvalidKeyError
+from ..tlog.keys import parse_verifier_key
+from .errors import PactError
+from .locate import locate
+
+Role = Literal["lab", "evaluator", "meter", "witness"]
+MAX_PACT_BYTES = 1 << 20
+
+
+def _fraction(value: str) -> str:
+    m = re.fullmatch(r"([1-9][0-9]*)/([1-9][0-9]*)", value)
+    if not m or int(m.group(1)) > int(m.group(2)):
+        raise ValueError("must be a fraction n/d with 0 < n <= d, e.g. 2/3")
+    return value
+
+
+def _vkey(value: str) -> str:
+    try:
+        parse_verifier_key(value)
+    except InvalidKeyError as exc:
+        raise ValueError(f"not a valid verifier key: {exc}") from None
+    return value
+
+
+def _indicator(value: str) -> str:
+    if not re.fullmatch(
+        r"reported:[A-Za-z0-9_.-]{1,64}|eval:[A-Za-z0-9_.-]{1,64}:[A-Za-z0-9_.-]{1,64}", value
+    ):
+        raise ValueError(
+            "must be reported:<indicator> (indicator.report statements) or "
+            "eval:<suite>:<metric> (eval.result statements)"
+        )
+    return value
+
+
+FractionStr = Annotated[str, AfterValidator(_fraction)]
+VKey = Annotated[str, StringConstraints(max_length=512), AfterValidator(_vkey)]
+Quorum = Annotated[dict[Role, FractionStr], Field(min_length=1)]
+Num = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PactInfo(_Strict):
+    name: Ident
+    version: Annotated[int, Field(ge=1)] = 1
+    log: Annotated[str, StringConstraints(pattern=r"^[^\s+]{1,255}$")]
+    log_key: VKey
+    witness_quorum: Annotated[int, Field(ge=0)] = 0
+    max_skew_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
+
+    @model_validator(mode="after")
+    def _log_key_names_the_log(self) -> PactInfo:
+        if parse_verifier_key(self.log_key).name != self.log:
+            raise ValueError("log_key must be the key of the log named by `log`")
+        return self
+
+
+class Member(_Strict):
+    name: MemberName
+    role: Role
+    key: VKey
+    clusters: Annotated[list[Ident], Field(max_length=256)] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Member:
+        if self.name.split("/", 1)[0] != self.role:
+            raise ValueError(f"member {self.name} must have role {self.name.split('/')[0]}")
+        if parse_verifier_key(self.key).name != self.name:
+            raise ValueError(f"key must be {self.name}'s own key (its name is the member name)")
+        if self.clusters and self.role not in ("lab", "meter"):
+            raise ValueError("only labs and meters have clusters")
+        return self
+
+
+class Threshold(_Strict):
+    indicator: Annotated[str, AfterValidator(_indicator)]
+    estimator: Ident = "latest"
+    pause_above: Num | None = None
+    pause_below: Num | None = None
+    sustained_periods: Annotated[int, Field(ge=1, le=1000)] = 1
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] | None = None
+    window_days: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> Threshold:
+        if (self.pause_above is None) == (self.pause_below is None):
+            raise ValueError("give exactly one of pause_above and pause_below")
+        from . import estimators  # registry of estimator names (imports this module)
+
+        if self.estimator not in estimators.known():
+            raise ValueError(
+                f"unknown estimator {self.estimator!r}; known: {', '.join(estimators.known())}"
+            )
+        return self
+
+    def crossed(self, value: float) -> bool:
+        if self.pause_above is not None:
+            return value > self.pause_above
+        assert self.pause_below is not None
+        return value < self.pause_below
+
+
+class PauseRules(_Strict):
+    covers: Annotated[list[Tag], Field(min_length=1, max_length=64)]
+    training_above_flop: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    grace_hours: Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False)] = 48
+    attest_every_hours: Annotated[float, Field(gt=0, le=24 * 365, allow_inf_nan=False)] = 24
+    meter_tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
+    declare_by: list[Role] = ["evaluator"]
+
+
+class ResumeRules(_Strict):
+    min_days: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 30
+    needs: list[Literal["safety.case", "safety.review"]] = ["safety.case", "safety.review"]
+    quorum: Quorum
+
+
+class AmendRules(_Strict):
+    quorum: Quorum
+
+
+class Pact(_Strict):
+    pact: PactInfo
+    members: Annotated[list[Member], Field(min_length=1, max_length=1000)]
+    thresholds: Annotated[dict[Ident, Threshold], Field(max_length=256)] = {}
+    pause: PauseRules
+    resume: ResumeRules
+    amend: AmendRules
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Pact:
+        names = [m.name for m in self.members]
+        if len(set(names)) != len(names):
+            raise ValueError("member names must be unique")
+        keys = [m.key for m in self.members]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each member needs its own key")
+        owner: dict[str, str] = {}
+        for m in self.members:
+            if m.role == "lab":
+                for c in m.clusters:
+                    if c in owner:
+                        raise ValueError(f"cluster {c} belongs to both {owner[c]} and {m.name}")
+                    owner[c] = m.name
+        for m in self.members:
+            if m.role == "meter":
+                for c in m.clusters:
+                    if c not in owner:
+                        raise ValueError(f"meter {m.name} covers {c}, which no lab runs")
+        roles = {m.role for m in self.members}
+        for section, quorum in (("resume", self.resume.quorum), ("amend", self.amend.quorum)):
+            for role in quorum:
+                if role not in roles:
+                    raise ValueError(f"{section}.quorum names role {role}, which has no members")
+        witnesses = sum(1 for m in self.members if m.role == "witness")
+        if self.pact.witness_quorum > witnesses:
+            raise ValueError(f"witness_quorum {self.pact.witness_quorum} > {witnesses} witnesses")
+        return self
+
+    # --- derived -----------------------------------------------------------------------
+    def canonical(self) -> bytes:
+        return rfc8785.dumps(self.model_dump(mode="json"))
+
+    @property
+    def id(self) -> str:
+        """The pact ID: SHA-256 hex of the canonical pact."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    def member(self, name: str) -> Member | None:
+        return next((m for m in self.members if m.name == name), None)
+
+    def by_role(self, role: str) -> list[Member]:
+        return [m for m in self.members if m.role == role]
+
+    def cluster_owner(self, cluster: str) -> str | None:
+        return next((m.name for m in self.by_role("lab") if cluster in m.clusters), None)
+
+
+def quorum_met(fraction: str, yes: int, total: int) -> bool:
+    """``yes`` of ``total`` members reach ``fraction`` (e.g. 2 of 3 reach 2/3)."""
+    return total > 0 and Fraction(yes, total) >= Fraction(fraction)
+
+
+def parse_pact(text: str, file: str | Path = "<pact>") -> Pact:
+    """Parse and validate pact TOML; errors name the file, line and field."""
+    if len(text.encode()) > MAX_PACT_BYTES:
+        raise PactError(file, None, "", f"pact file is larger than {MAX_PACT_BYTES} bytes")
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise PactError(
+            file, int(m.group(1)) if m else None, "", f"not valid TOML: {exc}"
+        ) from None
+    try:
+        return Pact.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        path = tuple(
+            p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+        )
+        field = ".".join(str(p) for p in path)
+        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        message = message.removeprefix("Value error, ")
+        raise PactError(file, locate(text, path), field, message) from None
+
+
+def load_pact(path: str | Path) -> Pact:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PactError(p, None, "", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PactError(p, None, "", "not UTF-8 text") from None
+    return parse_pact(text, p)

@@ -1,0 +1,614 @@
+"""``replay(pact, entries, as_of)``: the pact's state, recomputed from the log alone.
+
+A pure, deterministic function: the server, the auditor and the training guard
+all call it, and the same log with the same ``as_of`` gives the same state, byte
+for byte (:meth:`State.to_json`). Entries are applied in log order; each is
+verified against the members' *current* keys (key rotation is part of the log).
+
+The rules, each documented in ``docs/PACT.md``:
+
+* phase ``forming`` until every member has adopted this exact pact, then
+  ``active`` ⇄ ``paused``;
+* thresholds are re-evaluated whenever evidence enters the log; a crossing pauses
+  every member at that entry (no one has to file anything);
+* ``pause.trigger`` claims are re-checked by recomputation, ``pause.declare`` is
+  obeyed only from roles the pact allows;
+* during a pause: attestations every ``attest_every_hours`` after the grace period,
+  no compute on covered runs;
+* always: metered compute must not exceed reported compute beyond tolerance,
+  compute needs a registered run, and a member must not sign two conflicting
+  statements for the same period;
+* a pause ends when ``min_days`` have passed, the required safety statements are
+  logged and the resume quorum has voted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import rfc8785
+
+from ..statements import StatementError, open_statement
+from ..statements.schemas import (
+    ComputeReport,
+    EvalResult,
+    IndicatorReport,
+    KeyRotate,
+    MeterReading,
+    PactAdopt,
+    PactAmend,
+    PactApprove,
+    PauseAttest,
+    PauseDeclare,
+    PauseTrigger,
+    ResumeVote,
+    RunRegister,
+    SafetyCase,
+    SafetyReview,
+    parse_time,
+)
+from ..tlog.errors import InvalidKeyError
+from ..tlog.keys import NoteVerifier, parse_verifier_key
+from . import estimators
+from .estimators import Observation
+from .policy import Pact, Role, Threshold, quorum_met
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Violation:
+    kind: str
+    member: str
+    evidence: list[int]
+    detail: str
+    at: str  # when it became a violation (RFC 3339)
+
+
+@dataclass
+class Rejected:
+    index: int
+    reason: str
+
+
+@dataclass
+class TriggerClaim:
+    index: int
+    member: str
+    threshold: str
+    valid: bool
+    detail: str
+
+
+@dataclass
+class Pause:
+    index: int  # the entry that began it: its ID
+    started_at: str
+    cause: str  # threshold | trigger | declare
+    threshold: str | None
+    value: float | None
+    evidence: list[int]
+    detail: str
+    ended_at: str | None = None
+    ended_by: int | None = None  # the entry at which the resume conditions held
+    votes: list[str] = field(default_factory=list)
+    safety_cases: list[int] = field(default_factory=list)
+    accepted_reviews: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    run_id: str
+    lab: str
+    index: int
+    cluster: str
+    covered: bool
+    planned_flop: float
+
+
+@dataclass
+class Duty:
+    member: str
+    pause: int
+    next_deadline: str
+
+
+@dataclass
+class State:
+    pact: str
+    as_of: str
+    phase: str = "forming"
+    adopted: list[str] = field(default_factory=list)
+    active_pause: int | None = None
+    pauses: list[Pause] = field(default_factory=list)
+    runs: dict[str, Run] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    triggers: list[TriggerClaim] = field(default_factory=list)
+    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    duties: list[Duty] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    amendments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    applied: int = 0
+    future: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> bytes:
+        """Canonical (RFC 8785) JSON: identical bytes for identical states."""
+        return rfc8785.dumps(json.loads(json.dumps(self.to_dict())))
+
+    def pause(self, index: int) -> Pause | None:
+        return next((p for p in self.pauses if p.index == index), None)
+
+
+class _Machine:
+    def __init__(self, pact: Pact, as_of: datetime) -> None:
+        self.pact = pact
+        self.as_of = as_of
+        self.state = State(pact=pact.id, as_of=_iso(as_of))
+        self.keys: dict[str, NoteVerifier] = {
+            m.name: parse_verifier_key(m.key) for m in pact.members
+        }
+        self.state.keys = {m.name: m.key for m in pact.members}
+        self.last_time: dict[str, datetime] = {}
+        self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
+        self.reports: list[tuple[int, ComputeReport]] = []
+        self.readings: list[tuple[int, MeterReading]] = []
+        self.attests: dict[tuple[str, int], list[tuple[int, PauseAttest, datetime]]] = {}
+        self.periodic: dict[tuple[str, ...], tuple[int, str]] = {}
+        self.rotations: dict[tuple[str, str], set[str]] = {}
+        self.clock = datetime.min.replace(tzinfo=UTC)
+
+    # --- plumbing -----------------------------------------------------------------------
+    def reject(self, index: int, reason: str) -> None:
+        self.state.rejected.append(Rejected(index, reason))
+
+    def violate(self, kind: str, member: str, evidence: list[int], detail: str, at: str) -> None:
+        self.state.violations.append(Violation(kind, member, sorted(set(evidence)), detail, at))
+
+    def apply(self, index: int, raw: bytes) -> None:
+        try:
+            st = open_statement(raw, self.keys.values())
+        except StatementError as exc:
+            self.reject(index, str(exc))
+            return
+        p = st.predicate
+        if p.pact != self.pact.id:
+            self.reject(index, f"statement is for pact {p.pact[:12]}…, not this pact")
+            return
+        t = st.time
+        if t > self.as_of:
+            self.state.future += 1
+            return
+        last = self.last_time.get(p.signer)
+        if last is not None and t < last:
+            self.reject(index, f"{p.signer}'s time goes backwards ({_iso(t)} < {_iso(last)})")
+            return
+        self.last_time[p.signer] = t
+        self.clock = max(self.clock, t)
+        self.state.applied += 1
+        handler = getattr(self, "on_" + st.type.replace(".", "_"))
+        evidence = handler(index, p, t)
+        if self.state.phase == "active" and evidence:
+            self.evaluate_thresholds(index, t)
+        if self.state.phase == "paused":
+            self.check_resume(index, t)
+
+    # --- membership ---------------------------------------------------------------------
+    def on_pact_adopt(self, index: int, p: PactAdopt, t: datetime) -> bool:
+        if p.version != self.pact.pact.version:
+            self.reject(
+                index, f"adopts version {p.version}, the pact is version {self.pact.pact.version}"
+            )
+            return False
+        if p.signer not in self.state.adopted:
+            self.state.adopted.append(p.signer)
+        if self.state.phase == "forming" and len(self.state.adopted) == len(self.pact.members):
+            self.state.phase = "active"
+            return True  # evidence logged while forming counts from now on
+        return False
+
+    def on_pact_amend(self, index: int, p: PactAmend, t: datetime) -> bool:
+        self.state.amendments.setdefault(
+            p.proposal, {"index": index, "new_pact": p.new_pact, "approvals": [], "approved": False}
+        )
+        return False
+
+    def on_pact_approve(self, index: int, p: PactApprove, t: datetime) -> bool:
+        prop = self.state.amendments.get(p.proposal)
+        if prop is None or prop["new_pact"] != p.new_pact:
+            self.reject(index, f"approves unknown proposal {p.proposal!r}")
+            return False
+        if p.signer not in prop["approvals"]:
+            prop["approvals"].append(p.signer)
+        prop["approved"] = self._quorum(self.pact.amend.quorum, prop["approvals"])
+        return False
+
+    def on_key_rotate(self, index: int, p: KeyRotate, t: datetime) -> bool:
+        member = self.pact.member(p.member)
+        if member is None:
+            self.reject(index, f"key.rotate for non-member {p.member}")
+            return False
+        try:
+            new = parse_verifier_key(p.new_key)
+        except InvalidKeyError as exc:
+            self.reject(index, f"key.rotate: new_key: {exc}")
+            return False
+        if new.name != p.member:
+            self.reject(index, "key.rotate: new_key must carry the member's name")
+            return False
+        if p.reason == "rotation":
+            if p.signer != p.member:
+                self.reject(index, "a plain rotation must be signed by the member's current key")
+                return False
+            self._set_key(p.member, p.new_key, new)
+            return False
+        # lost / compromised: the other members revoke by quorum
+        signers = self.rotations.setdefault((p.member, p.new_key), set())
+        if p.signer != p.member:
+            signers.add(p.signer)
+        if self._quorum(self.pact.amend.quorum, sorted(signers)):
+            self._set_key(p.member, p.new_key, new)
+        return False
+
+    def _set_key(self, member: str, vkey: str, verifier: NoteVerifier) -> None:
+        self.keys[member] = verifier
+        self.state.keys[member] = vkey
+
+    def _quorum(self, quorum: Mapping[Role, str], voters: Sequence[str]) -> bool:
+        for role, fraction in quorum.items():
+            members = [m.name for m in self.pact.by_role(role)]
+            yes = sum(1 for v in set(voters) if v in members)
+            if not quorum_met(fraction, yes, len(members)):
+                return False
+        return True
+
+    # --- runs and compute ---------------------------------------------------------------
+    def on_run_register(self, index: int, p: RunRegister, t: datetime) -> bool:
+        member = self.pact.member(p.signer)
+        assert member is not None
+        if p.cluster not in member.clusters:
+            self.reject(index, f"{p.signer} registers run on {p.cluster}, not one of its clusters")
+            return False
+        if p.run_id in self.state.runs:
+            self.reject(index, f"run {p.run_id} is already registered")
+            return False
+        rules = self.pact.pause
+        covered = bool(set(p.scope_tags) & set(rules.covers)) or (
+            rules.training_above_flop is not None and p.planned_flop > rules.training_above_flop
+        )
+        self.state.runs[p.run_id] = Run(
+            p.run_id, p.signer, index, p.cluster, covered, p.planned_flop
+        )
+        return False
+
+    def _equivocation(
+        self, index: int, signer: str, key: tuple[str, ...], content: str, t: datetime
+    ) -> bool:
+        """True (and a violation) when ``signer`` already said something else for ``key``."""
+        seen = self.periodic.get((signer, *key))
+        if seen is None:
+            self.periodic[(signer, *key)] = (index, content)
+            return False
+        if seen[1] != content:
+            self.violate(
+                "equivocation",
+                signer,
+                [seen[0], index],
+                f"two different statements for {' '.join(key)}",
+                _iso(t),
+            )
+        return True  # the first statement stands
+
+    def on_compute_report(self, index: int, p: ComputeReport, t: datetime) -> bool:
+        content = f"{p.flop!r} {p.accelerator_hours!r}"
+        if self._equivocation(
+            index, p.signer, ("compute", p.run_id, p.period_start, p.period_end), content, t
+        ):
+            return False
+        run = self.state.runs.get(p.run_id)
+        if run is None or run.lab != p.signer:
+            self.violate(
+                "unregistered_run",
+                p.signer,
+                [index],
+                f"compute reported on run {p.run_id}, which {p.signer} never registered",
+                _iso(t),
+            )
+            return False
+        self.reports.append((index, p))
+        return False
+
+    def on_meter_reading(self, index: int, p: MeterReading, t: datetime) -> bool:
+        member = self.pact.member(p.signer)
+        assert member is not None
+        if p.cluster not in member.clusters:
+            self.reject(index, f"{p.signer} does not meter cluster {p.cluster}")
+            return False
+        content = f"{p.accelerator_hours!r} {p.energy_kwh!r}"
+        if self._equivocation(
+            index, p.signer, ("meter", p.cluster, p.period_start, p.period_end), content, t
+        ):
+            return False
+        self.readings.append((index, p))
+        return False
+
+    # --- evidence and thresholds -----------------------------------------------------------
+    def on_indicator_report(self, index: int, p: IndicatorReport, t: datetime) -> bool:
+        content = repr(p.value)
+        if self._equivocation(
+            index, p.signer, ("indicator", p.indicator, p.period_start, p.period_end), content, t
+        ):
+            return False
+        for name, th in self.pact.thresholds.items():
+            if th.indicator == f"reported:{p.indicator}":
+                self.observations[name].append(Observation(index, p.signer, p.period_end, p.value))
+        return True
+
+    def on_eval_result(self, index: int, p: EvalResult, t: datetime) -> bool:
+        for name, th in self.pact.thresholds.items():
+            kind, _, rest = th.indicator.partition(":")
+            suite, _, metric = rest.partition(":")
+            if kind == "eval" and suite == p.suite and metric in p.metrics:
+                period = p.release_date or p.time
+                self.observations[name].append(
+                    Observation(index, p.model, period, p.metrics[metric])
+                )
+        return True
+
+    def _estimate(self, name: str, th: Threshold, before: int | None = None) -> estimators.Estimate:
+        obs = self.observations[name]
+        if before is not None:
+            obs = [o for o in obs if o.index < before]
+        return estimators.get(th.estimator)(th, obs)
+
+    def evaluate_thresholds(self, index: int, t: datetime) -> None:
+        for name, th in sorted(self.pact.thresholds.items()):
+            est = self._estimate(name, th)
+            self.state.thresholds[name] = {
+                "value": est.value,
+                "crossed": est.crossed,
+                "detail": est.detail,
+            }
+            if est.crossed:
+                self.begin_pause(
+                    index, t, "threshold", name, est.value, list(est.evidence), est.detail
+                )
+                return
+
+    def begin_pause(
+        self,
+        index: int,
+        t: datetime,
+        cause: str,
+        threshold: str | None,
+        value: float | None,
+        evidence: list[int],
+        detail: str,
+    ) -> None:
+        self.state.pauses.append(
+            Pause(index, _iso(t), cause, threshold, value, sorted(evidence), detail)
+        )
+        self.state.phase = "paused"
+        self.state.active_pause = index
+
+    def on_pause_trigger(self, index: int, p: PauseTrigger, t: datetime) -> bool:
+        th = self.pact.thresholds.get(p.threshold)
+        if th is None:
+            self.state.triggers.append(
+                TriggerClaim(index, p.signer, p.threshold, False, "no such threshold")
+            )
+            return False
+        cited = {o.index for o in self.observations[p.threshold]}
+        if not set(p.evidence) <= cited:
+            bad = sorted(set(p.evidence) - cited)
+            self.state.triggers.append(
+                TriggerClaim(
+                    index, p.signer, p.threshold, False, f"entries {bad} are not evidence for it"
+                )
+            )
+            return False
+        est = self._estimate(p.threshold, th, before=index)
+        self.state.triggers.append(
+            TriggerClaim(index, p.signer, p.threshold, est.crossed, est.detail)
+        )
+        if est.crossed and self.state.phase == "active":
+            self.begin_pause(
+                index, t, "trigger", p.threshold, est.value, [index, *est.evidence], est.detail
+            )
+        return False
+
+    def on_pause_declare(self, index: int, p: PauseDeclare, t: datetime) -> bool:
+        member = self.pact.member(p.signer)
+        assert member is not None
+        if member.role not in self.pact.pause.declare_by:
+            self.reject(index, f"{member.role}s may not declare a pause under this pact")
+            return False
+        if self.state.phase == "active":
+            self.begin_pause(index, t, "declare", None, None, [index, *p.evidence], p.reason)
+        return False
+
+    # --- duties during a pause, and the way out -------------------------------------------
+    def on_pause_attest(self, index: int, p: PauseAttest, t: datetime) -> bool:
+        pause = self.state.pause(p.pause)
+        if pause is None:
+            self.reject(index, f"attests for entry {p.pause}, which began no pause")
+            return False
+        content = f"{sorted(p.runs_stopped)} {p.covered_flop!r}"
+        if self._equivocation(
+            index, p.signer, ("attest", str(p.pause), p.period_start, p.period_end), content, t
+        ):
+            return False
+        self.attests.setdefault((p.signer, p.pause), []).append((index, p, t))
+        if p.covered_flop > 0:
+            self.violate(
+                "covered_compute_attested",
+                p.signer,
+                [p.pause, index],
+                f"attests {p.covered_flop:g} FLOP on covered runs during the pause",
+                _iso(t),
+            )
+        return False
+
+    def on_safety_case(self, index: int, p: SafetyCase, t: datetime) -> bool:
+        pause = self.state.pause(p.pause)
+        if pause is None:
+            self.reject(index, f"safety case for entry {p.pause}, which began no pause")
+        else:
+            pause.safety_cases.append(index)
+        return False
+
+    def on_safety_review(self, index: int, p: SafetyReview, t: datetime) -> bool:
+        pause = self.state.pause(p.pause)
+        if pause is None or p.case not in pause.safety_cases:
+            self.reject(
+                index, f"reviews entry {p.case}, which is no safety case of pause {p.pause}"
+            )
+        elif p.verdict == "accept":
+            pause.accepted_reviews.append(index)
+        return False
+
+    def on_resume_vote(self, index: int, p: ResumeVote, t: datetime) -> bool:
+        pause = self.state.pause(p.pause)
+        if pause is None or pause.ended_at is not None:
+            self.reject(index, f"votes to resume entry {p.pause}, which is no ongoing pause")
+        elif p.signer not in pause.votes:
+            pause.votes.append(p.signer)
+        return False
+
+    def on_audit_finding(self, index: int, p: Any, t: datetime) -> bool:
+        return False  # recorded in the log; findings are evidence for people, not rules
+
+    def on_run_transcript(self, index: int, p: Any, t: datetime) -> bool:
+        return False  # checked by verify-transcript, not by replay
+
+    def check_resume(self, index: int, t: datetime) -> None:
+        pause = (
+            self.state.pause(self.state.active_pause)
+            if self.state.active_pause is not None
+            else None
+        )
+        if pause is None:
+            return
+        rules = self.pact.resume
+        if t < parse_time(pause.started_at) + timedelta(days=rules.min_days):
+            return
+        if "safety.case" in rules.needs and not pause.safety_cases:
+            return
+        if "safety.review" in rules.needs and not pause.accepted_reviews:
+            return
+        if not self._quorum(rules.quorum, pause.votes):
+            return
+        pause.ended_at = _iso(t)
+        pause.ended_by = index
+        self.state.phase = "active"
+        self.state.active_pause = None
+
+    # --- rules judged over the whole log, as of ``as_of`` ------------------------------
+    def finish(self) -> None:
+        for pause in self.state.pauses:
+            self._duties(pause)
+        for pause in self.state.pauses:
+            self._covered_compute(pause)
+        self._meters()
+        self.state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
+
+    def _window(self, pause: Pause) -> tuple[datetime, datetime]:
+        start = parse_time(pause.started_at) + timedelta(hours=self.pact.pause.grace_hours)
+        end = parse_time(pause.ended_at) if pause.ended_at else self.as_of
+        return start, end
+
+    def _duties(self, pause: Pause) -> None:
+        every = timedelta(hours=self.pact.pause.attest_every_hours)
+        start, end = self._window(pause)
+        for lab in self.pact.by_role("lab"):
+            times = sorted(t for _, _, t in self.attests.get((lab.name, pause.index), []))
+            k = 0
+            while start + (k + 1) * every <= end:
+                lo, hi = start + k * every, start + (k + 1) * every
+                if not any(lo <= t < hi for t in times):
+                    late = next((t for t in times if t >= hi), None)
+                    kind = (
+                        "late_attestation"
+                        if late is not None and late < hi + every
+                        else "missing_attestation"
+                    )
+                    later = [
+                        i for i, _, t in self.attests.get((lab.name, pause.index), []) if t >= hi
+                    ]
+                    evidence = [pause.index, *later[:1]]
+                    self.violate(
+                        kind,
+                        lab.name,
+                        evidence,
+                        f"no attestation between {_iso(lo)} and {_iso(hi)}",
+                        _iso(hi),
+                    )
+                k += 1
+            if pause.ended_at is None:
+                self.state.duties.append(Duty(lab.name, pause.index, _iso(start + (k + 1) * every)))
+
+    def _covered_compute(self, pause: Pause) -> None:
+        start, end = self._window(pause)
+        for index, r in self.reports:
+            run = self.state.runs[r.run_id]
+            if not run.covered or r.flop <= 0:
+                continue
+            if parse_time(r.period_start) < end and parse_time(r.period_end) > start:
+                self.violate(
+                    "compute_during_pause",
+                    r.signer,
+                    [pause.index, run.index, index],
+                    f"{r.flop:g} FLOP on covered run {r.run_id} during the pause",
+                    r.period_end,
+                )
+
+    def _meters(self) -> None:
+        tolerance = self.pact.pause.meter_tolerance
+        for index, m in self.readings:
+            lab = self.pact.cluster_owner(m.cluster)
+            if lab is None:
+                continue
+            m0, m1 = parse_time(m.period_start), parse_time(m.period_end)
+            reported = 0.0
+            cited = [index]
+            for ri, r in self.reports:
+                run = self.state.runs[r.run_id]
+                if run.lab != lab or run.cluster != m.cluster:
+                    continue
+                r0, r1 = parse_time(r.period_start), parse_time(r.period_end)
+                overlap = (min(m1, r1) - max(m0, r0)).total_seconds()
+                span = (r1 - r0).total_seconds()
+                if overlap > 0 and span > 0:
+                    reported += r.accelerator_hours * overlap / span
+                    cited.append(ri)
+            if m.accelerator_hours > reported * (1 + tolerance) + 1e-9:
+                self.violate(
+                    "compute_unaccounted",
+                    lab,
+                    cited,
+                    f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on {m.cluster}; "
+                    f"{lab} reported {reported:g}",
+                    m.period_end,
+                )
+
+
+def replay(pact: Pact, entries: Sequence[bytes], as_of: datetime | None = None) -> State:
+    """The state of ``pact`` after applying ``entries`` in log order, as of ``as_of``
+    (default: now). Deterministic: same inputs, same :meth:`State.to_json` bytes."""
+    when = as_of if as_of is not None else datetime.now(UTC)
+    if when.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    machine = _Machine(pact, when)
+    for index, raw in enumerate(entries):
+        machine.apply(index, raw)
+    machine.finish()
+    return machine.state

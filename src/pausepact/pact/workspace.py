@@ -1,0 +1,135 @@
+"""``pausepact init DIR``: a workspace a person can edit and run.
+
+DIR/pact.toml          the pact (edit it; its ID changes with its meaning)
+DIR/keys/<member>.key  each member's signer key (0600) and .pub
+DIR/log/               the embedded log (its key is the pact's log_key)
+DIR/blobs/             evidence blobs by SHA-256
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..statements.keyfiles import write_key_pair
+from ..store.local import LocalLog
+from .policy import Pact, load_pact
+
+DEFAULT_MEMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lab/aurora", ("aurora-east",)),
+    ("lab/borealis", ("borealis-1",)),
+    ("lab/cirrus", ("cirrus-west",)),
+    ("evaluator/aisi", ()),
+    ("meter/cloud-a", ("aurora-east", "borealis-1")),
+    ("meter/cloud-b", ("cirrus-west",)),
+)
+
+TEMPLATE = """\
+# pausepact pact file. Field reference: docs/PACT.md.
+# The pact ID is the SHA-256 of this file's validated, canonical content:
+# comments and formatting do not change it; any change of meaning does.
+
+[pact]
+name = "{name}"
+version = 1
+log = "{origin}"                       # the log's origin: first line of every checkpoint
+log_key = "{log_key}"
+witness_quorum = 0                     # witness cosignatures a checkpoint needs
+max_skew_seconds = 300                 # statements' clocks may differ from the log's by this much
+{members}
+# --- thresholds: crossing any one pauses every member at that log entry -------------
+[thresholds.ai-written-research]       # share of research code written by AI
+indicator = "reported:ai_rd_share"     # from indicator.report statements
+estimator = "sustained"
+pause_above = 0.5
+sustained_periods = 2                  # ... in two consecutive reporting periods
+
+[thresholds.task-horizon]              # METR-style 50% time horizon of any model
+indicator = "eval:metr-horizon:p50_minutes"   # from eval.result statements
+estimator = "latest"
+pause_above = 480                      # a full working day
+
+# --- what a pause covers, and the duties during one ---------------------------------
+[pause]
+covers = ["training_above_flop", "ai_rd_automation"]   # runs tagged with these are covered
+training_above_flop = 1e25             # ... and any run planned above this
+grace_hours = 48                       # time to wind down before duties start
+attest_every_hours = 24                # each lab attests compliance this often
+meter_tolerance = 0.05                 # metered vs reported compute
+declare_by = ["evaluator"]             # roles that may declare a pause on their own authority
+
+[resume]
+min_days = 30
+needs = ["safety.case", "safety.review"]
+quorum = {{ lab = "2/3", evaluator = "1/1" }}
+
+[amend]
+quorum = {{ lab = "2/3", evaluator = "1/1" }}
+"""
+
+MEMBER = """
+[[members]]
+name = "{name}"
+role = "{role}"
+key = "{key}"
+clusters = [{clusters}]
+"""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def pact_file(self) -> Path:
+        return self.root / "pact.toml"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / "blobs"
+
+    def key_file(self, member: str) -> Path:
+        return self.keys_dir / (member.replace("/", "_") + ".key")
+
+    def pact(self) -> Pact:
+        return load_pact(self.pact_file)
+
+
+def init_workspace(
+    root: str | Path,
+    *,
+    origin: str = "pact.example.org/log",
+    name: str = "frontier-pause-pact",
+    members: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_MEMBERS,
+) -> Workspace:
+    """Create a workspace; refuses a directory that already has a pact or log."""
+    ws = Workspace(Path(root))
+    if ws.pact_file.exists() or ws.log_dir.exists():
+        raise FileExistsError(f"{ws.root} already holds a pact workspace")
+    ws.keys_dir.mkdir(parents=True, exist_ok=True)
+    ws.blobs_dir.mkdir(exist_ok=True)
+    blocks = []
+    for member, clusters in members:
+        signer = write_key_pair(member, ws.key_file(member))
+        blocks.append(
+            MEMBER.format(
+                name=member,
+                role=member.split("/", 1)[0],
+                key=signer.verifier().vkey(),
+                clusters=", ".join(f'"{c}"' for c in clusters),
+            )
+        )
+    with LocalLog.create(ws.log_dir, origin) as log:
+        log_key = log.vkey
+    text = TEMPLATE.format(name=name, origin=origin, log_key=log_key, members="".join(blocks))
+    ws.pact_file.write_text(text)
+    ws.pact()  # the template must validate
+    return ws
