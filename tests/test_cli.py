@@ -238,3 +238,122 @@ def test_sign_errors_name_the_field(tmp_path: Path) -> None:
     key.chmod(0o644)
     res = run("sign", "resume.vote", "--key", str(key), "--predicate", "{}")
     assert res.returncode == 2 and b"chmod 600" in res.stderr
+
+
+def _adopt_all(ws: Path, tmp_path: Path, pact_id: str) -> list[str]:
+    files = []
+    for key in sorted((ws / "keys").glob("*.key")):
+        env = tmp_path / f"{key.stem}.adopt.json"
+        env.write_text(
+            ok(
+                "sign",
+                "pact.adopt",
+                "--key",
+                str(key),
+                "--predicate",
+                json.dumps({"pact": pact_id, "version": 1}),
+            )
+        )
+        files.append(str(env))
+    return files
+
+
+def test_init_submit_status_audit_workflow(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    out = js("init", str(ws))
+    pact_id = out["pact"]
+    assert ok("pact", "check", str(ws / "pact.toml")).strip() == pact_id
+    assert run("init", str(ws)).returncode == 2  # never over an existing workspace
+    assert js("status", str(ws))["phase"] == "forming"
+    assert js("submit", str(ws), *_adopt_all(ws, tmp_path, pact_id))["indices"] == list(range(6))
+    assert js("status", str(ws))["phase"] == "active"
+    ev = tmp_path / "ev.json"
+    ev.write_text(
+        ok(
+            "sign",
+            "eval.result",
+            "--key",
+            str(ws / "keys" / "evaluator_aisi.key"),
+            "--predicate",
+            json.dumps(
+                {
+                    "pact": pact_id,
+                    "model": "m",
+                    "suite": "metr-horizon",
+                    "metrics": {"p50_minutes": 600},
+                }
+            ),
+        )
+    )
+    ok("submit", str(ws), str(ev))
+    state = js("status", str(ws))
+    assert state["phase"] == "paused" and state["active_pause"] == 6
+    assert len(state["duties"]) == 3
+    later = js("status", str(ws), "--as-of", "2099-01-01T00:00:00Z")
+    assert {v["kind"] for v in later["violations"]} == {"missing_attestation"}
+    assert run("audit", str(ws), "--as-of", "2099-01-01T00:00:00Z").returncode == 1
+    assert run("status", str(ws), "--as-of", "yesterday").returncode == 2
+
+
+def test_submit_refuses_invalid_statements_and_appends_nothing(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    pact_id = js("init", str(ws))["pact"]
+    good = _adopt_all(ws, tmp_path, pact_id)[0]
+    stale = tmp_path / "stale.json"
+    stale.write_text(
+        ok(
+            "sign",
+            "pact.adopt",
+            "--key",
+            str(ws / "keys" / "lab_aurora.key"),
+            "--predicate",
+            json.dumps({"pact": pact_id, "version": 1, "time": "2020-01-01T00:00:00Z"}),
+        )
+    )
+    res = run("submit", str(ws), good, str(stale))
+    assert res.returncode == 2 and b"away from now" in res.stderr
+    other = tmp_path / "other.json"
+    other.write_text(
+        ok(
+            "sign",
+            "pact.adopt",
+            "--key",
+            str(ws / "keys" / "lab_aurora.key"),
+            "--predicate",
+            json.dumps({"pact": "00" * 32, "version": 1}),
+        )
+    )
+    res = run("submit", str(ws), str(other))
+    assert res.returncode == 2 and b"not " + pact_id.encode() in res.stderr
+    outsider = tmp_path / "rogue.key"
+    ok("keygen", "lab/rogue", "--out", str(outsider))
+    rogue = tmp_path / "rogue.json"
+    rogue.write_text(
+        ok(
+            "sign",
+            "pact.adopt",
+            "--key",
+            str(outsider),
+            "--predicate",
+            json.dumps({"pact": pact_id, "version": 1}),
+        )
+    )
+    res = run("submit", str(ws), str(rogue))
+    assert res.returncode == 2 and b"no trusted key" in res.stderr
+    assert js("status", str(ws))["applied"] == 0
+
+
+def test_pact_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    js("init", str(ws))
+    text = (ws / "pact.toml").read_text()
+    (ws / "pact.toml").write_text(
+        text.replace("pause_above = 0.5", "pause_above = 0.5\ncolour = 1")
+    )
+    res = run("pact", "check", str(ws / "pact.toml"))
+    assert res.returncode == 2
+    line = text[: text.index("pause_above = 0.5")].count("\n") + 2
+    assert (
+        f"pact.toml:{line}: thresholds.ai-written-research.colour: unknown field".encode()
+        in res.stderr
+    )

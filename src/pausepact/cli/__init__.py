@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from .demo_cmd import demo
+from .pact_cmd import audit, init_cmd, pact_group, status, submit
 from .statement_cmd import keygen, sign, verify_statement
 from .tlog_cmd import tlog
 
@@ -21,6 +22,11 @@ cli.add_command(demo)
 cli.add_command(keygen)
 cli.add_command(sign)
 cli.add_command(verify_statement)
+cli.add_command(init_cmd)
+cli.add_command(pact_group)
+cli.add_command(submit)
+cli.add_command(status)
+cli.add_command(audit)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ class InputError(click.ClickException):
     exit_code = EXIT_INPUT
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}")
+        err_console.print(f"[bold red]error:[/] {self.message}", soft_wrap=True, highlight=False)
 
 
 def fail_input(message: str) -> NoReturn:

@@ -28,6 +28,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import rfc8785
@@ -56,6 +57,10 @@ from ..tlog.keys import NoteVerifier, parse_verifier_key
 from . import estimators
 from .estimators import Observation
 from .policy import Pact, Role, Threshold, quorum_met
+
+
+def _ceil_div(a: timedelta, b: timedelta) -> int:
+    return -((-a) // b)
 
 
 def _iso(t: datetime) -> str:
@@ -527,34 +532,55 @@ class _Machine:
         return start, end
 
     def _duties(self, pause: Pause) -> None:
+        """Attestation periods of every lab: period ``k`` is
+        ``[grace_end + k·every, grace_end + (k+1)·every)``. A period is met by an
+        attestation made within it; *late* when an attestation made after it covers
+        it; otherwise *missing*. Runs of consecutive late or missing periods are one
+        violation each, so cost and output grow with the attestations, not with how
+        far ``as_of`` lies."""
         every = timedelta(hours=self.pact.pause.attest_every_hours)
         start, end = self._window(pause)
+        n = max(0, (end - start) // every) if end > start else 0
         for lab in self.pact.by_role("lab"):
-            times = sorted(t for _, _, t in self.attests.get((lab.name, pause.index), []))
-            k = 0
-            while start + (k + 1) * every <= end:
-                lo, hi = start + k * every, start + (k + 1) * every
-                if not any(lo <= t < hi for t in times):
-                    late = next((t for t in times if t >= hi), None)
-                    kind = (
-                        "late_attestation"
-                        if late is not None and late < hi + every
-                        else "missing_attestation"
-                    )
-                    later = [
-                        i for i, _, t in self.attests.get((lab.name, pause.index), []) if t >= hi
-                    ]
-                    evidence = [pause.index, *later[:1]]
-                    self.violate(
-                        kind,
-                        lab.name,
-                        evidence,
-                        f"no attestation between {_iso(lo)} and {_iso(hi)}",
-                        _iso(hi),
-                    )
-                k += 1
+            attests = self.attests.get((lab.name, pause.index), [])
+            on_time = {(t - start) // every for _, _, t in attests if t >= start}
+            late: list[tuple[int, int, int]] = []  # (first, last, entry)
+            for i, a, t in attests:
+                first = max(0, _ceil_div(parse_time(a.period_start) - start, every))
+                last = min(
+                    _ceil_div(parse_time(a.period_end) - start, every) - 1,
+                    (t - start) // every - 1,
+                    n - 1,
+                )
+                if first <= last:
+                    late.append((first, last, i))
+            bounds = sorted(
+                {0, n}
+                | {b for k in on_time if k < n for b in (k, k + 1)}
+                | {b for f, la, _ in late for b in (f, la + 1)}
+            )
+            runs: list[tuple[str, int, int, list[int]]] = []
+            for lo_k, hi_k in pairwise(bounds):
+                if hi_k > n or lo_k >= hi_k or lo_k in on_time:
+                    continue
+                by = sorted({i for f, la, i in late if f <= lo_k <= la})
+                kind = "late_attestation" if by else "missing_attestation"
+                if runs and runs[-1][0] == kind and runs[-1][2] == lo_k and runs[-1][3] == by:
+                    runs[-1] = (kind, runs[-1][1], hi_k, by)
+                else:
+                    runs.append((kind, lo_k, hi_k, by))
+            for kind, lo_k, hi_k, by in runs:
+                lo, hi = start + lo_k * every, start + hi_k * every
+                what = "late" if by else "no attestation"
+                self.violate(
+                    kind,
+                    lab.name,
+                    [pause.index, *by],
+                    f"{what} for {hi_k - lo_k} period(s) from {_iso(lo)} to {_iso(hi)}",
+                    _iso(hi),
+                )
             if pause.ended_at is None:
-                self.state.duties.append(Duty(lab.name, pause.index, _iso(start + (k + 1) * every)))
+                self.state.duties.append(Duty(lab.name, pause.index, _iso(start + (n + 1) * every)))
 
     def _covered_compute(self, pause: Pause) -> None:
         start, end = self._window(pause)

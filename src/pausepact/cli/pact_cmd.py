@@ -1,0 +1,215 @@
+"""``pausepact init | submit | status | audit | pact check``: a pact workspace."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..audit import LogVerificationError, audit_log
+from ..pact.errors import PactError
+from ..pact.policy import Pact, load_pact
+from ..pact.replay import State, replay
+from ..pact.workspace import Workspace, init_workspace
+from ..statements import StatementError, open_statement
+from ..store.local import LocalLog
+from ..tlog.keys import parse_verifier_key
+from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
+
+EXIT_LOG_UNVERIFIABLE = 3
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+as_of_option = click.option(
+    "--as-of", "as_of", help="Judge deadlines as of this RFC 3339 time (default: now)."
+)
+
+
+def _as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail_input(f"--as-of {value!r} is not an RFC 3339 time, e.g. 2026-11-27T12:00:00Z")
+    if t.tzinfo is None:
+        fail_input("--as-of needs a time zone, e.g. 2026-11-27T12:00:00Z")
+    return t
+
+
+def _workspace(directory: str) -> tuple[Workspace, Pact]:
+    ws = Workspace(Path(directory))
+    if not ws.pact_file.exists():
+        fail_input(f"{directory} has no pact.toml: create a workspace with `pausepact init`")
+    try:
+        return ws, ws.pact()
+    except PactError as exc:
+        fail_input(str(exc))
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--origin", default="pact.example.org/log", show_default=True)
+@json_option
+@input_errors
+def init_cmd(directory: str, origin: str, as_json: bool) -> None:
+    """Scaffold a pact workspace: pact.toml to edit, member keys, the log."""
+    try:
+        ws = init_workspace(directory, origin=origin)
+    except FileExistsError as exc:
+        fail_input(str(exc))
+    pact = ws.pact()
+    if as_json:
+        emit_json(
+            {"directory": directory, "pact": pact.id, "members": [m.name for m in pact.members]}
+        )
+        return
+    click.echo(f"pact {pact.id}")
+    click.echo(f"  {ws.pact_file}: edit it, then have every member adopt it (pact.adopt)")
+    click.echo(f"  {ws.keys_dir}/: one key per member (0600)")
+    click.echo(f"  {ws.log_dir}/: the log ({origin})")
+
+
+@click.group("pact")
+def pact_group() -> None:
+    """The pact file."""
+
+
+@pact_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+def pact_check(file: str, as_json: bool) -> None:
+    """Validate a pact file and print its ID."""
+    try:
+        pact = load_pact(file)
+    except PactError as exc:
+        fail_input(str(exc))
+    if as_json:
+        emit_json({"pact": pact.id, "name": pact.pact.name, "members": len(pact.members)})
+    else:
+        click.echo(pact.id)
+
+
+def _current_state(ws: Workspace, pact: Pact, as_of: datetime) -> State:
+    with LocalLog.open(ws.log_dir, readonly=True) as log:
+        return replay(pact, log.entries(), as_of)
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("envelopes", nargs=-1, required=True)
+@json_option
+@input_errors
+def submit(directory: str, envelopes: tuple[str, ...], as_json: bool) -> None:
+    """Validate signed statements against the pact and append them to the log.
+
+    Each must be by a member's current key, for this pact, with a time within the
+    pact's max_skew_seconds of now. Nothing is appended unless all are valid."""
+    ws, pact = _workspace(directory)
+    now = datetime.now(UTC)
+    state = _current_state(ws, pact, now)
+    keys = [parse_verifier_key(k) for k in state.keys.values()]
+    skew = timedelta(seconds=pact.pact.max_skew_seconds)
+    entries = []
+    for path in envelopes:
+        try:
+            st = open_statement(read_input(path, "envelope", 0xFFFF), keys, now=now, max_skew=skew)
+        except StatementError as exc:
+            fail_input(f"{path}: {exc}")
+        if st.predicate.pact != pact.id:
+            fail_input(f"{path}: statement is for pact {st.predicate.pact}, not {pact.id}")
+        entries.append(st.entry())
+    with LocalLog.open(ws.log_dir) as log:
+        indices = log.append_many(entries)
+        log.checkpoint()
+    if as_json:
+        emit_json({"indices": indices})
+    else:
+        for path, index in zip(envelopes, indices, strict=True):
+            click.echo(f"{index}\t{path}")
+
+
+def _print_state(state: State, console: Console) -> None:
+    colour = {"active": "green", "paused": "bold red", "forming": "yellow"}[state.phase]
+    console.print(
+        f"phase [{colour}]{state.phase}[/] as of {state.as_of}  (pact {state.pact[:16]}…)"
+    )
+    if state.phase == "forming":
+        console.print(
+            f"adopted by {len(state.adopted)}: {', '.join(state.adopted) or 'nobody yet'}"
+        )
+    for p in state.pauses:
+        span = f"{p.started_at} → {p.ended_at or 'ongoing'}"
+        cause = (
+            f"threshold {p.threshold} = {p.value:g}"
+            if p.threshold and p.value is not None
+            else p.cause
+        )
+        console.print(f"pause #{p.index} ({span}): {cause}; {p.detail}; evidence {p.evidence}")
+    if state.duties:
+        t = Table("member", "pause", "next attestation due", title="duties")
+        for d in state.duties:
+            t.add_row(d.member, f"#{d.pause}", d.next_deadline)
+        console.print(t)
+    if state.violations:
+        t = Table("kind", "member", "evidence (entries)", "detail", title="violations")
+        for v in state.violations:
+            t.add_row(v.kind, v.member, ", ".join(map(str, v.evidence)), v.detail)
+        console.print(t)
+    else:
+        console.print("no violations")
+    if state.rejected:
+        console.print(f"{len(state.rejected)} entries rejected (not valid statements of this pact)")
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@as_of_option
+@json_option
+@input_errors
+def status(directory: str, as_of: str | None, as_json: bool) -> None:
+    """Phase, pauses and their causes, duties and deadlines, violations."""
+    ws, pact = _workspace(directory)
+    state = _current_state(ws, pact, _as_of(as_of))
+    if as_json:
+        emit_json(state.to_dict())
+    else:
+        _print_state(state, Console(highlight=False))
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@as_of_option
+@click.option(
+    "--trusted", type=click.Path(dir_okay=False), help="Checkpoint remembered between audits."
+)
+@json_option
+@input_errors
+def audit(directory: str, as_of: str | None, trusted: str | None, as_json: bool) -> None:
+    """Verify the log from the pact alone, replay it, report violations.
+
+    Exit 0: verified, no violations. 1: verified, violations found.
+    3: the log itself fails verification (tampered, forked, rolled back)."""
+    ws, pact = _workspace(directory)
+    try:
+        report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted)
+    except LogVerificationError as exc:
+        if as_json:
+            emit_json({"verified": False, "error": str(exc)})
+        else:
+            Console(stderr=True).print(f"[bold red]log NOT verifiable:[/] {exc}", soft_wrap=True)
+        sys.exit(EXIT_LOG_UNVERIFIABLE)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        console = Console(highlight=False)
+        console.print(
+            f"[green]log verified[/]: {report.size} entries, {report.checkpoints_verified} "
+            f"checkpoints; {report.uncovered_entries} entries after the latest checkpoint "
+            "not audited"
+        )
+        _print_state(report.state, console)
+    if report.violations:
+        sys.exit(EXIT_INVALID)

@@ -1,0 +1,161 @@
+"""The audit trusts only the pact: any changed byte, removed or reordered entry,
+or a history rewritten and re-signed with the log key (against a trusted
+checkpoint from before) makes the log unverifiable (exit 3)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from pausepact.audit import LogVerificationError, audit_log
+from pausepact.store import LocalLog
+from pausepact.tlog.keys import Ed25519Signer
+from pausepact.tlog.tiles import decode_bundle, encode_bundle
+
+from .pactkit import LOG_SEED, T0, Kit
+
+AS_OF = T0 + timedelta(days=5)
+
+
+def workspace(tmp_path: Path, kit: Kit, name: str = "ws") -> Path:
+    ws = tmp_path / name
+    ws.mkdir()
+    (ws / "pact.toml").write_text(kit.text)
+    log = LocalLog.create(
+        ws / "log", "pact.example.org/log", signer=Ed25519Signer("pact.example.org/log", LOG_SEED)
+    )
+    half = len(kit.entries) // 2
+    log.append_many(kit.entries[:half])
+    log.checkpoint()
+    log.append_many(kit.entries[half:])
+    log.checkpoint()
+    log.close()
+    return ws
+
+
+def violating_kit() -> Kit:
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"])
+    kit.compute("lab/cirrus", "r", 0, 24, 1e21, 100)
+    kit.meter("cirrus-west", 0, 24, 500)  # compute unaccounted for
+    return kit
+
+
+def clean_kit() -> Kit:
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"])
+    kit.compute("lab/cirrus", "r", 0, 24, 1e21, 100)
+    kit.meter("cirrus-west", 0, 24, 101)
+    return kit
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "pausepact", *args],
+        capture_output=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def edit_bundle(ws: Path, fn: object) -> None:
+    db = sqlite3.connect(ws / "log" / "log.db")
+    (data,) = db.execute("SELECT data FROM bundles WHERE id=0").fetchone()
+    entries = decode_bundle(bytes(data))
+    entries = fn(entries)  # type: ignore[operator]
+    db.execute("UPDATE bundles SET data=? WHERE id=0", (encode_bundle(entries),))
+    db.execute("UPDATE meta SET value=? WHERE key='size'", (str(len(entries)),))
+    db.commit()
+    db.close()
+
+
+def test_a_clean_log_audits_with_exit_0(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, clean_kit())
+    report = audit_log(ws / "log", clean_kit().pact, AS_OF)
+    assert report.violations == [] and report.checkpoints_verified == 2
+    res = cli("audit", str(ws), "--as-of", AS_OF.isoformat())
+    assert res.returncode == 0, res.stderr
+
+
+def test_violations_give_exit_1_with_evidence_and_inclusion_proofs(tmp_path: Path) -> None:
+    kit = violating_kit()
+    ws = workspace(tmp_path, kit)
+    res = cli("audit", str(ws), "--as-of", AS_OF.isoformat(), "--json")
+    assert res.returncode == 1
+    out = json.loads(res.stdout)
+    (v,) = out["violations"]
+    assert v["kind"] == "compute_unaccounted" and v["evidence"] == [6, 7]
+    assert set(out["inclusion_proofs"]) == {"6", "7"}
+
+
+def test_a_changed_byte_is_caught(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, clean_kit())
+
+    def flip(entries: list[bytes]) -> list[bytes]:
+        e = bytearray(entries[2])
+        e[10] ^= 1
+        entries[2] = bytes(e)
+        return entries
+
+    edit_bundle(ws, flip)
+    with pytest.raises(LogVerificationError, match="entry 2 no longer matches"):
+        audit_log(ws / "log", clean_kit().pact, AS_OF)
+    assert cli("audit", str(ws)).returncode == 3
+
+
+def test_a_removed_entry_is_caught(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, violating_kit())
+    edit_bundle(ws, lambda es: es[:7] + es[8:])  # drop the damning meter reading
+    res = cli("audit", str(ws), "--json")
+    assert res.returncode == 3 and json.loads(res.stdout)["verified"] is False
+
+
+def test_reordered_entries_are_caught(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, clean_kit())
+    edit_bundle(ws, lambda es: [es[1], es[0], *es[2:]])
+    assert cli("audit", str(ws)).returncode == 3
+
+
+def test_a_rewritten_re_signed_history_is_caught_by_the_trusted_checkpoint(tmp_path: Path) -> None:
+    honest = violating_kit()
+    ws = workspace(tmp_path, honest)
+    trusted = tmp_path / "trusted.json"
+    assert cli("audit", str(ws), "--trusted", str(trusted)).returncode == 1
+    assert json.loads(trusted.read_text())["size"] == len(honest.entries)
+    # The operator rebuilds the log without the meter reading and signs it with the real key.
+    forged = Kit()
+    forged.entries = honest.entries[:7]
+    rewritten = workspace(tmp_path, forged, "rewritten")
+    os.replace(ws / "log", tmp_path / "old-log")
+    os.replace(rewritten / "log", ws / "log")
+    assert cli("audit", str(ws)).returncode == 0  # on its own it looks clean...
+    res = cli("audit", str(ws), "--trusted", str(trusted))
+    assert res.returncode == 3 and b"rolled back or rewritten" in res.stderr  # ...but not to us
+
+
+def test_entries_after_the_latest_checkpoint_are_not_audited(tmp_path: Path) -> None:
+    kit = clean_kit()
+    ws = workspace(tmp_path, kit)
+    with LocalLog.open(ws / "log") as log:
+        log.append(b"unsigned garbage")
+    report = audit_log(ws / "log", kit.pact, AS_OF)
+    assert report.uncovered_entries == 1 and report.state.rejected == []
+
+
+def test_a_checkpoint_from_another_key_is_unverifiable(tmp_path: Path) -> None:
+    kit = clean_kit()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "pact.toml").write_text(kit.text)
+    with LocalLog.create(ws / "log", "pact.example.org/log") as log:  # a different log key
+        log.append_many(kit.entries)
+        log.checkpoint()
+    assert cli("audit", str(ws)).returncode == 3
