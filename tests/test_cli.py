@@ -202,12 +202,12 @@ def test_tiles_writes_a_static_tree_that_reproduces_the_checkpoint(
     assert bundle[0] == b"line 256"
 
 
-def test_demo_runs_and_verifies(tmp_path: Path) -> None:
-    res = run("demo", "--dir", str(tmp_path / "demo"), "--entries", "600", "--json")
+def test_tlog_demo_runs_and_verifies(tmp_path: Path) -> None:
+    res = run("tlog", "demo", "--dir", str(tmp_path / "demo"), "--entries", "600", "--json")
     assert res.returncode == 0, res.stderr.decode()
     out = json.loads(res.stdout)
     assert out["inclusion_verified"] and out["consistency_verified"] and out["size"] == 601
-    res = run("demo", "--dir", str(tmp_path))
+    res = run("tlog", "demo", "--dir", str(tmp_path))
     assert res.returncode != 0 and b"not a demo workspace" in res.stderr
 
 

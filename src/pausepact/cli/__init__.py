@@ -9,6 +9,7 @@ from .demo_cmd import demo
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
 from .statement_cmd import keygen, sign, verify_statement
 from .tlog_cmd import tlog
+from .tlog_demo_cmd import tlog_demo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +18,7 @@ def cli() -> None:
     """pausepact: a coordinated, verifiable pause of frontier AI development."""
 
 
+tlog.add_command(tlog_demo)
 cli.add_command(tlog)
 cli.add_command(demo)
 cli.add_command(keygen)

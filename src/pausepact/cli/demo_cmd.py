@@ -1,39 +1,33 @@
-"""``pausepact demo``: the log end to end on the embedded SQLite default.
-
-For now (foundation milestone): create a log, append entries, sign a
-checkpoint, and verify an inclusion proof and a consistency proof exactly as an
-outside auditor would, from the proof file and the log's public key alone.
-"""
+"""``pausepact demo``: the main job: a pact of three labs, an evaluator and two
+meters through months of simulated development, a pause, a defector caught by
+the meters, a resume, and an independent audit (see :mod:`pausepact.sim`)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..store.local import LocalLog
-from ..tlog import merkle
-from ..tlog.checkpoint import Checkpoint, open_checkpoint
-from ..tlog.keys import parse_verifier_key
-from ..tlog.note import parse_note
-from ..tlog.proof_file import TlogProof, verify_tlog_proof
-from .common import b64, emit_json, input_errors
+from ..sim.scenario import run_scenario
+from .common import emit_json, input_errors
 
 MARKER = ".pausepact-demo"
 
 
 @click.command()
 @click.option("--dir", "directory", default="demo", show_default=True, help="Demo workspace.")
-@click.option("--entries", default=10_000, show_default=True, help="Entries to append.")
+@click.option("--seed", default=7, show_default=True, help="Same seed, same log, byte for byte.")
+@click.option("--days", default=220, show_default=True, help="Simulated days.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @input_errors
-def demo(directory: str, entries: int, as_json: bool) -> None:
-    """Run the demo in a fresh workspace (DIR is recreated)."""
-    console = Console(stderr=as_json)
+def demo(directory: str, seed: int, days: int, as_json: bool) -> None:
+    """Simulate a pact end to end in DIR (recreated), then audit it independently."""
+    if days < 200:
+        raise click.BadParameter("the story needs at least 200 days", param_hint="--days")
+    console = Console(stderr=as_json, highlight=False)
     root = Path(directory)
     if root.exists():
         if not (root / MARKER).exists():
@@ -41,60 +35,44 @@ def demo(directory: str, entries: int, as_json: bool) -> None:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     (root / MARKER).write_text("created by pausepact demo\n")
-    origin = "demo.pausepact.dev/log"
-    log = LocalLog.create(root / "log", origin)
-    console.print(f"[bold]log[/] {origin}  key [cyan]{log.vkey}[/]", soft_wrap=True)
-    statements = [
-        json.dumps({"seq": i, "type": "demo.statement", "lab": f"lab/{i % 3}"}).encode()
-        for i in range(entries)
-    ]
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("appending", total=len(statements))
-        for i in range(0, len(statements), 1000):
-            log.append_many(statements[i : i + 1000])
-            progress.advance(task, len(statements[i : i + 1000]))
-    first = log.checkpoint()
-    again = log.append_many(statements[:3])
-    console.print(f"appended {entries} entries; re-appending 3 returns {again} (idempotent)")
-    log.append_many([b"one more entry after the first checkpoint"])
-    note = log.checkpoint()
-    console.print("[bold]checkpoint[/]")
-    console.print(note, soft_wrap=True, markup=False, highlight=False, end="")
-    index = entries // 2
-    proof = log.proof_file(index)
-    (root / "entry.bin").write_bytes(statements[index])
-    (root / f"entry-{index}.tlog-proof").write_text(proof.format())
-    log.write_tiles(root / "tiles")
-    vkey = log.vkey
-    old_size = Checkpoint.parse(parse_note(first).text).size
-    consistency = log.consistency_proof(old_size)
-    log.close()
-
-    # An auditor's view: only the public key, the proof file and the entry.
-    verifier = parse_verifier_key(vkey)
-    parsed = TlogProof.parse((root / f"entry-{index}.tlog-proof").read_text())
-    cp = verify_tlog_proof(parsed, (root / "entry.bin").read_bytes(), origin, [verifier])
-    old = open_checkpoint(first, origin, [verifier]).checkpoint
-    merkle.verify_consistency(
-        old.size, cp.checkpoint.size, consistency, old.root, cp.checkpoint.root
+    columns = (
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days"),
+        TimeElapsedColumn(),
     )
-    console.print(
-        f"[green]verified[/] entry {index} is in the tree of {cp.checkpoint.size} "
-        f"(proof: {root / f'entry-{index}.tlog-proof'})"
-    )
-    console.print(
-        f"[green]verified[/] the tree of {old.size} is a prefix of the tree of {cp.checkpoint.size}"
-    )
-    console.print(f"static tiles in {root / 'tiles'}")
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("days", total=days)
+        result = run_scenario(
+            root, seed=seed, days=days, progress=lambda d, _: bar.update(task, completed=d)
+        )
+    state, audit = result.state, result.audit
     if as_json:
         emit_json(
             {
-                "origin": origin,
-                "vkey": vkey,
-                "size": cp.checkpoint.size,
-                "root": b64(cp.checkpoint.root),
-                "inclusion_verified": True,
-                "consistency_verified": True,
-                "proof_file": str(root / f"entry-{index}.tlog-proof"),
+                "pact": result.pact.id,
+                "entries": audit.size,
+                "checkpoints_verified": audit.checkpoints_verified,
+                "root": audit.checkpoint["root"] if audit.checkpoint else None,
+                "phase": state.phase,
+                "pauses": [p.__dict__ for p in state.pauses],
+                "violations": [v.__dict__ for v in state.violations],
+                "report": str(result.report_file),
             }
         )
+        return
+    console.print(f"[bold]pact[/] {result.pact.id}  ({len(result.pact.members)} members)")
+    for e in result.events:
+        where = f"entry {e.index}" if e.index is not None else ""
+        console.print(f"  day {e.day:>3} {where:>11}  {e.text}")
+    console.print(
+        f"[green]independent audit: log verified[/] ({audit.size} entries, "
+        f"{audit.checkpoints_verified} checkpoints, trusting only the pact)"
+    )
+    kinds: dict[tuple[str, str], int] = {}
+    for v in state.violations:
+        kinds[(v.member, v.kind)] = kinds.get((v.member, v.kind), 0) + 1
+    for (member, kind), n in sorted(kinds.items()):
+        console.print(f"  [red]violation[/] {member}: {kind} ×{n}")
+    console.print(f"report: {result.report_file}   workspace: {result.workspace.root}")

@@ -11,6 +11,7 @@ import hashlib
 import re
 import tomllib
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -192,9 +193,9 @@ class Pact(_Strict):
     def canonical(self) -> bytes:
         return rfc8785.dumps(self.model_dump(mode="json"))
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """The pact ID: SHA-256 hex of the canonical pact."""
+        """The pact ID: SHA-256 hex of the canonical pact (computed once)."""
         return hashlib.sha256(self.canonical()).hexdigest()
 
     def member(self, name: str) -> Member | None:

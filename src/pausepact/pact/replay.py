@@ -25,6 +25,7 @@ The rules, each documented in ``docs/PACT.md``:
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -598,31 +599,45 @@ class _Machine:
                 )
 
     def _meters(self) -> None:
+        """Metered accelerator-hours of each reading against the owning lab's reported
+        hours on that cluster, prorated by period overlap. Reports are indexed by
+        cluster and start time, so this stays near-linear in the log."""
         tolerance = self.pact.pause.meter_tolerance
+        by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
+        longest: dict[str, timedelta] = {}
+        for ri, r in self.reports:
+            run = self.state.runs[r.run_id]
+            r0, r1 = parse_time(r.period_start), parse_time(r.period_end)
+            by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
+            longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
+        starts: dict[str, list[datetime]] = {}
+        for cluster, rows in by_cluster.items():
+            rows.sort()
+            starts[cluster] = [row[0] for row in rows]
         for index, m in self.readings:
             lab = self.pact.cluster_owner(m.cluster)
             if lab is None:
                 continue
             m0, m1 = parse_time(m.period_start), parse_time(m.period_end)
+            rows = by_cluster.get(m.cluster, [])
+            first = starts.get(m.cluster, [])
+            lo = bisect_left(first, m0 - longest.get(m.cluster, timedelta(0)))
+            hi = bisect_left(first, m1)
             reported = 0.0
             cited = [index]
-            for ri, r in self.reports:
-                run = self.state.runs[r.run_id]
-                if run.lab != lab or run.cluster != m.cluster:
-                    continue
-                r0, r1 = parse_time(r.period_start), parse_time(r.period_end)
+            for r0, r1, hours, ri in rows[lo:hi]:
                 overlap = (min(m1, r1) - max(m0, r0)).total_seconds()
                 span = (r1 - r0).total_seconds()
                 if overlap > 0 and span > 0:
-                    reported += r.accelerator_hours * overlap / span
+                    reported += hours * overlap / span
                     cited.append(ri)
             if m.accelerator_hours > reported * (1 + tolerance) + 1e-9:
                 self.violate(
                     "compute_unaccounted",
                     lab,
                     cited,
-                    f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on {m.cluster}; "
-                    f"{lab} reported {reported:g}",
+                    f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on "
+                    f"{m.cluster}; {lab} reported {reported:g}",
                     m.period_end,
                 )
 

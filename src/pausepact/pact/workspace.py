@@ -8,11 +8,13 @@ DIR/blobs/             evidence blobs by SHA-256
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..statements.keyfiles import write_key_pair
 from ..store.local import LocalLog
+from ..tlog.keys import Ed25519Signer
 from .policy import Pact, load_pact
 
 DEFAULT_MEMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -76,6 +78,12 @@ clusters = [{clusters}]
 """
 
 
+def _seeded(name: str, seed: bytes | None) -> Ed25519Signer | None:
+    if seed is None:
+        return None
+    return Ed25519Signer(name, hashlib.sha256(seed + b"\x00" + name.encode()).digest())
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -109,8 +117,12 @@ def init_workspace(
     origin: str = "pact.example.org/log",
     name: str = "frontier-pause-pact",
     members: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_MEMBERS,
+    key_seed: bytes | None = None,
 ) -> Workspace:
-    """Create a workspace; refuses a directory that already has a pact or log."""
+    """Create a workspace; refuses a directory that already has a pact or log.
+
+    ``key_seed`` derives every key from a seed instead of the OS's randomness:
+    for reproducible demos and tests only; real members need random keys."""
     ws = Workspace(Path(root))
     if ws.pact_file.exists() or ws.log_dir.exists():
         raise FileExistsError(f"{ws.root} already holds a pact workspace")
@@ -118,7 +130,7 @@ def init_workspace(
     ws.blobs_dir.mkdir(exist_ok=True)
     blocks = []
     for member, clusters in members:
-        signer = write_key_pair(member, ws.key_file(member))
+        signer = write_key_pair(member, ws.key_file(member), _seeded(member, key_seed))
         blocks.append(
             MEMBER.format(
                 name=member,
@@ -127,7 +139,7 @@ def init_workspace(
                 clusters=", ".join(f'"{c}"' for c in clusters),
             )
         )
-    with LocalLog.create(ws.log_dir, origin) as log:
+    with LocalLog.create(ws.log_dir, origin, signer=_seeded(origin, key_seed)) as log:
         log_key = log.vkey
     text = TEMPLATE.format(name=name, origin=origin, log_key=log_key, members="".join(blocks))
     ws.pact_file.write_text(text)

@@ -15,10 +15,11 @@ def default_key_path(name: str) -> Path:
     return Path(name.replace("/", "_") + ".key")
 
 
-def write_key_pair(name: str, out: Path) -> Ed25519Signer:
-    """Generate a key for member ``name``; write ``out`` (0600, created exclusively)
-    and ``out`` with suffix ``.pub``. Refuses to overwrite either file."""
-    signer = generate_signer(name)
+def write_key_pair(name: str, out: Path, signer: Ed25519Signer | None = None) -> Ed25519Signer:
+    """Write a key for member ``name`` (a fresh random one unless ``signer`` is
+    given) to ``out`` (0600, created exclusively) and ``out`` with suffix ``.pub``.
+    Refuses to overwrite either file."""
+    signer = signer or generate_signer(name)
     pub = out.with_suffix(".pub")
     if pub.exists():
         raise FileExistsError(f"{pub} already exists; refusing to overwrite")

@@ -1,0 +1,377 @@
+"""The demo scenario behind ``pausepact demo``: months of simulated frontier
+development under a pact, on the embedded log.
+
+Three labs, an independent evaluator and two compute meters adopt the pact. Each
+lab trains a covered frontier run and serves a small uncovered product; meters
+read every cluster daily. Monthly evaluations show the task horizon growing ever
+faster until the pact's threshold is crossed, which pauses every lab at that log
+entry. Aurora and Borealis stop and attest daily; Cirrus keeps training, reports
+a fraction of it and attests that it stopped, and the meter's readings expose
+it. A safety case, an evaluator's review and a resume quorum lift the pause.
+An independent audit of the log, trusting only the pact, closes the demo.
+
+Deterministic for a given seed: keys, noise and times all derive from it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..audit import AuditReport, audit_log
+from ..pact.policy import Pact
+from ..pact.replay import State, replay
+from ..pact.workspace import Workspace, init_workspace
+from ..statements import BlobStore, load_signer, open_statement, sign_statement
+from ..store.local import LocalLog
+from ..tlog.keys import Ed25519Signer, parse_verifier_key
+
+T0 = datetime(2027, 1, 1, tzinfo=UTC)
+LABS = {"lab/aurora": "aurora-east", "lab/borealis": "borealis-1", "lab/cirrus": "cirrus-west"}
+METER_OF = {
+    "aurora-east": "meter/cloud-a",
+    "borealis-1": "meter/cloud-a",
+    "cirrus-west": "meter/cloud-b",
+}
+TRAIN_HOURS = {"lab/aurora": 20000.0, "lab/borealis": 15000.0, "lab/cirrus": 12000.0}
+SERVE_HOURS = {"lab/aurora": 900.0, "lab/borealis": 700.0, "lab/cirrus": 500.0}
+FLOP_PER_HOUR = 4e14 * 3600  # effective FLOP/s per accelerator, times an hour
+DEFECTOR = "lab/cirrus"
+UNDER_REPORT = 0.3  # the share of its covered compute the defector admits to
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Event:
+    day: int
+    index: int | None
+    text: str
+
+
+@dataclass
+class ScenarioResult:
+    workspace: Workspace
+    pact: Pact
+    state: State
+    audit: AuditReport
+    events: list[Event]
+    report_file: Path
+    end: datetime
+    checkpoint: str
+
+
+@dataclass
+class _Ledger:
+    """Signs statements, checks them exactly as ``submit`` does (with the simulated
+    clock as "now"), and appends them a simulated day at a time."""
+
+    pact: Pact
+    log: LocalLog
+    keys: dict[str, Ed25519Signer]
+    queue: list[bytes] = field(default_factory=list)
+
+    def post(self, type_name: str, member: str, when: datetime, **fields: Any) -> int:
+        body = {"pact": self.pact.id, "signer": member, "time": _iso(when), **fields}
+        env = sign_statement(type_name, body, self.keys[member])
+        verifiers = [parse_verifier_key(m.key) for m in self.pact.members]
+        open_statement(env.canonical_bytes(), verifiers, now=when)
+        self.queue.append(env.canonical_bytes())
+        return self.log.size + len(self.queue) - 1
+
+    def flush(self) -> None:
+        if self.queue:
+            self.log.append_many(self.queue)
+            self.queue = []
+        self.log.checkpoint()
+
+
+def doubling_days(day: float) -> float:
+    """The horizon's doubling time falls from 160 days towards 20 as AI
+    accelerates its own research."""
+    return 20 + 140 * math.exp(-day / 80)
+
+
+def horizon_minutes(day: int) -> float:
+    """The 50% task horizon on ``day``: log2 of it grows at 1 / doubling_days(t)."""
+    return 100.0 * 2 ** sum(1 / doubling_days(i + 0.5) for i in range(day))
+
+
+def run_scenario(
+    root: Path,
+    seed: int = 7,
+    days: int = 220,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScenarioResult:
+    rng = random.Random(seed)
+    ws = init_workspace(
+        root / "pact", origin="demo.pausepact.dev/log", key_seed=f"demo-{seed}".encode()
+    )
+    pact = ws.pact()
+    keys = {m.name: load_signer(ws.key_file(m.name)) for m in pact.members}
+    blobs = BlobStore(ws.blobs_dir)
+    events: list[Event] = []
+    with LocalLog.open(ws.log_dir) as log:
+        ledger = _Ledger(pact, log, keys)
+        for m in pact.members:
+            ledger.post("pact.adopt", m.name, T0, version=pact.pact.version)
+        events.append(Event(0, None, f"all {len(pact.members)} members adopt pact {pact.id[:12]}…"))
+        runs = {}
+        for lab, cluster in LABS.items():
+            name = lab.split("/")[1]
+            runs[lab] = f"{name}-frontier-1"
+            ledger.post(
+                "run.register",
+                lab,
+                T0 + timedelta(hours=1),
+                run_id=runs[lab],
+                purpose="next frontier model",
+                scope_tags=["training_above_flop"],
+                planned_flop=3e25,
+                cluster=cluster,
+                model_family=f"{name}-5",
+            )
+            ledger.post(
+                "run.register",
+                lab,
+                T0 + timedelta(hours=2),
+                run_id=f"{name}-serving",
+                purpose="serving and fine-tuning for customers",
+                scope_tags=["product"],
+                planned_flop=1e23,
+                cluster=cluster,
+                model_family=f"{name}-4",
+            )
+        ledger.flush()
+
+        pause_index: int | None = None
+        pause_day = resume_day = None
+        case_index = None
+        for day in range(1, days + 1):
+            start, end = T0 + timedelta(days=day - 1), T0 + timedelta(days=day)
+            paused = pause_index is not None and resume_day is None
+            # Honest labs stop once the grace period ends, and restart with the first
+            # full reporting period after the pause is lifted.
+            wound_down = (
+                pause_day is not None
+                and day > pause_day + 2
+                and (resume_day is None or day <= resume_day + 1)
+            )
+            # --- compute: reported by labs, read by meters -----------------------
+            metered: dict[str, float] = {}
+            for lab, cluster in LABS.items():
+                name = lab.split("/")[1]
+                train = TRAIN_HOURS[lab] * rng.uniform(0.95, 1.05)
+                serve = SERVE_HOURS[lab] * rng.uniform(0.9, 1.1)
+                if wound_down and lab != DEFECTOR:
+                    train = 0.0
+                reported_train = train * UNDER_REPORT if (wound_down and lab == DEFECTOR) else train
+                if reported_train > 0:
+                    ledger.post(
+                        "compute.report",
+                        lab,
+                        end + timedelta(minutes=5),
+                        run_id=runs[lab],
+                        period_start=_iso(start),
+                        period_end=_iso(end),
+                        flop=round(reported_train * FLOP_PER_HOUR, -15),
+                        accelerator_hours=round(reported_train, 1),
+                    )
+                ledger.post(
+                    "compute.report",
+                    lab,
+                    end + timedelta(minutes=6),
+                    run_id=f"{name}-serving",
+                    period_start=_iso(start),
+                    period_end=_iso(end),
+                    flop=round(serve * FLOP_PER_HOUR, -15),
+                    accelerator_hours=round(serve, 1),
+                )
+                metered[cluster] = (train + serve) * rng.uniform(0.99, 1.01)
+            for cluster, hours in metered.items():
+                ledger.post(
+                    "meter.reading",
+                    METER_OF[cluster],
+                    end + timedelta(minutes=10),
+                    cluster=cluster,
+                    period_start=_iso(start),
+                    period_end=_iso(end),
+                    accelerator_hours=round(hours, 1),
+                    energy_kwh=round(hours * 0.7, 1),
+                )
+            # --- duties during the pause -------------------------------------------
+            if paused and wound_down and pause_index is not None:
+                for lab in LABS:
+                    ledger.post(
+                        "pause.attest",
+                        lab,
+                        end + timedelta(minutes=20),
+                        pause=pause_index,
+                        period_start=_iso(start),
+                        period_end=_iso(end),
+                        runs_stopped=[runs[lab]],
+                        covered_flop=0.0,
+                    )
+            # --- monthly evidence ------------------------------------------------------
+            if day % 30 == 15:
+                for lab in LABS:
+                    name = lab.split("/")[1]
+                    minutes = horizon_minutes(day) * rng.uniform(0.85, 1.15)
+                    digest = blobs.put(f"eval log {name} day {day}: p50 {minutes:.1f}\n".encode())
+                    ledger.post(
+                        "eval.result",
+                        "evaluator/aisi",
+                        end + timedelta(hours=1),
+                        model=f"{name}-5-preview-d{day}",
+                        suite="metr-horizon",
+                        release_date=(end.date()).isoformat(),
+                        metrics={"p50_minutes": round(minutes, 1)},
+                        blob=digest,
+                        data_version="demo-v1",
+                    )
+                    ledger.post(
+                        "indicator.report",
+                        lab,
+                        end + timedelta(hours=2),
+                        indicator="ai_rd_share",
+                        period_start=_iso(end - timedelta(days=30)),
+                        period_end=_iso(end),
+                        value=round(min(0.45, 0.12 + day / 600 + rng.uniform(-0.02, 0.02)), 3),
+                    )
+            ledger.flush()
+            if pause_index is None and day % 30 == 15:
+                state = replay(pact, log.entries(), end + timedelta(hours=3))
+                if state.active_pause is not None:
+                    pause_index, pause_day = state.active_pause, day
+                    p = state.pauses[-1]
+                    events.append(
+                        Event(
+                            day,
+                            pause_index,
+                            f"threshold {p.threshold} crossed ({p.detail}): every member is paused",
+                        )
+                    )
+            # --- the way back ------------------------------------------------------------
+            if pause_index is not None and pause_day is not None and resume_day is None:
+                if day == pause_day + 20:
+                    digest = blobs.put(b"# Safety case\n\nControls, evals and monitoring...\n")
+                    case_index = ledger.post(
+                        "safety.case",
+                        "lab/aurora",
+                        end + timedelta(hours=3),
+                        pause=pause_index,
+                        blob=digest,
+                        summary="containment, monitoring and capability evals",
+                    )
+                    ledger.flush()
+                    events.append(Event(day, case_index, "lab/aurora files a safety case"))
+                if day == pause_day + 25 and case_index is not None:
+                    i = ledger.post(
+                        "safety.review",
+                        "evaluator/aisi",
+                        end + timedelta(hours=4),
+                        pause=pause_index,
+                        case=case_index,
+                        verdict="accept",
+                        summary="adequate for resumption under monitoring",
+                    )
+                    ledger.flush()
+                    events.append(Event(day, i, "evaluator/aisi accepts the safety case"))
+                if day == pause_day + 31:
+                    for voter in ("lab/aurora", "lab/borealis", "evaluator/aisi"):
+                        i = ledger.post(
+                            "resume.vote", voter, end + timedelta(hours=5), pause=pause_index
+                        )
+                    ledger.flush()
+                    state = replay(pact, log.entries(), end + timedelta(hours=6))
+                    if state.active_pause is None:
+                        resume_day = day
+                        events.append(
+                            Event(
+                                day,
+                                state.pauses[-1].ended_by,
+                                "resume quorum reached: the pause is lifted",
+                            )
+                        )
+            if progress:
+                progress(day, days)
+        ledger.flush()
+        checkpoint = log.checkpoint()
+    finish = T0 + timedelta(days=days, hours=12)
+    report = audit_log(ws.log_dir, pact, finish, root / "trusted.json")
+    report_file = root / "report.md"
+    result = ScenarioResult(ws, pact, report.state, report, events, report_file, finish, checkpoint)
+    report_file.write_text(render_report(result))
+    return result
+
+
+def render_report(r: ScenarioResult) -> str:
+    s, a = r.state, r.audit
+    lines = [
+        "# pausepact demo report",
+        "",
+        f"Pact `{r.pact.id}` ({r.pact.pact.name}), log `{r.pact.pact.log}`, audited as of "
+        f"{_iso(r.end)}.",
+        "",
+        "## Audit",
+        "",
+        f"- **log verified** from the pact alone: {a.size} entries, {a.checkpoints_verified} "
+        f"signed checkpoints, every one consistent with the recomputed tree.",
+        f"- latest checkpoint: size {a.checkpoint['size'] if a.checkpoint else 0}, root "
+        f"`{a.checkpoint['root'] if a.checkpoint else '-'}`.",
+        f"- phase now: **{s.phase}**; {len(s.violations)} violations; "
+        f"{len(s.rejected)} entries rejected.",
+        "",
+        "## Timeline",
+        "",
+        "| day | entry | event |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {e.day} | {'' if e.index is None else e.index} | {e.text} |" for e in r.events]
+    lines += ["", "## Pauses", ""]
+    for p in s.pauses:
+        lines.append(
+            f"- entry {p.index}: {p.cause} `{p.threshold}` = {p.value}, from {p.started_at} to "
+            f"{p.ended_at or 'now'} (lifted at entry {p.ended_by}); evidence entries {p.evidence}; "
+            f"safety cases {p.safety_cases}, accepted reviews {p.accepted_reviews}, votes "
+            f"{', '.join(p.votes)}."
+        )
+    lines += ["", "## Violations", ""]
+    if not s.violations:
+        lines.append("None.")
+    else:
+        lines += ["| kind | member | evidence entries | detail |", "| --- | --- | --- | --- |"]
+        for v in s.violations:
+            lines.append(
+                f"| {v.kind} | {v.member} | {', '.join(map(str, v.evidence))} | {v.detail} |"
+            )
+        by_member: dict[str, int] = {}
+        for v in s.violations:
+            by_member[v.member] = by_member.get(v.member, 0) + 1
+        lines += [
+            "",
+            "Per member: "
+            + ", ".join(f"{m}: {n}" for m, n in sorted(by_member.items()))
+            + "; every other member: none.",
+            "",
+            f"Every evidence entry has an inclusion proof against the latest checkpoint "
+            f"({len(a.proofs)} proofs, verified) in `pausepact audit --json`.",
+        ]
+    lines += [
+        "",
+        "## Check it yourself",
+        "",
+        "```sh",
+        f"pausepact audit {r.workspace.root} --as-of {_iso(r.end)}",
+        f"pausepact status {r.workspace.root} --as-of {_iso(r.end)} --json",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
