@@ -426,3 +426,64 @@ def test_a_lost_key_is_replaced_only_by_a_quorum() -> None:
     kit.add("key.rotate", "lab/cirrus", 2, member="lab/aurora", new_key=vkey, reason="lost")
     kit.add("key.rotate", "evaluator/aisi", 3, member="lab/aurora", new_key=vkey, reason="lost")
     assert kit.replay().keys["lab/aurora"] == vkey
+
+
+# --- amendments and rejections ------------------------------------------------------------
+
+
+def test_an_amendment_is_approved_only_by_its_quorum() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    new = "cd" * 32
+    kit.add("pact.amend", "lab/aurora", 1, proposal="p1", new_pact=new, reason="tighter")
+    kit.add("pact.approve", "lab/aurora", 2, proposal="p1", new_pact=new)
+    kit.add("pact.approve", "evaluator/aisi", 2, proposal="p1", new_pact=new)
+    assert kit.replay().amendments["p1"]["approved"] is False  # 1 of 3 labs
+    kit.add("pact.approve", "lab/borealis", 3, proposal="p1", new_pact=new)
+    state = kit.replay()
+    assert state.amendments["p1"]["approved"] is True
+    assert state.amendments["p1"]["approvals"] == ["lab/aurora", "evaluator/aisi", "lab/borealis"]
+
+
+def test_approving_an_unknown_or_altered_proposal_is_rejected() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    kit.add("pact.amend", "lab/aurora", 1, proposal="p1", new_pact="cd" * 32, reason="r")
+    kit.add("pact.approve", "lab/borealis", 2, proposal="p1", new_pact="ee" * 32)
+    kit.add("pact.approve", "lab/borealis", 3, proposal="p2", new_pact="cd" * 32)
+    state = kit.replay()
+    assert [r.index for r in state.rejected] == [6, 7]
+    assert state.amendments["p1"]["approvals"] == []
+
+
+def test_meter_readings_for_unmetered_clusters_are_rejected() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    kit.add(
+        "meter.reading",
+        "meter/cloud-a",
+        24,
+        cluster="nowhere",
+        period_start="2026-01-01T00:00:00Z",
+        period_end="2026-01-02T00:00:00Z",
+        accelerator_hours=5.0,
+    )
+    assert "does not meter" in kit.replay().rejected[0].reason
+
+
+def test_votes_and_attestations_for_no_pause_are_rejected() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    kit.add("resume.vote", "lab/aurora", 1, pause=3)
+    kit.attest("lab/borealis", 3, 0, 24)
+    kit.add("safety.case", "lab/cirrus", 2, pause=3, blob="ab" * 32, summary="s")
+    assert len(kit.replay().rejected) == 3
+
+
+def test_a_run_id_can_be_registered_once() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/aurora", "r", 1)
+    kit.register("lab/aurora", "r", 2)
+    state = kit.replay()
+    assert state.runs["r"].index == 5 and "already registered" in state.rejected[0].reason

@@ -1,0 +1,163 @@
+"""Benchmark of replay and audit (issue: the pact). Prints one JSON document.
+
+Measured in one run on the same statements:
+
+* the machine's raw Ed25519 verify rate on one core, and × cores;
+* the time replay spends verifying DSSE signatures (PAE + Ed25519), measured
+  separately, so that replay's rate *excluding signatures* can be stated;
+* the full replay rate, and the audit end to end (read, recompute the tree,
+  check checkpoints, replay) on a log of the same statements.
+
+Goals from the issue: replay ≥ 50,000 statements/s excluding signatures; audit
+signature verification ≥ 80% of raw × cores; an audit of 1,000,000 statements.
+
+Usage: python benchmarks/bench_replay.py [--statements 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pausepact.audit import audit_log
+from pausepact.pact.replay import replay
+from pausepact.pact.workspace import init_workspace
+from pausepact.statements import Envelope, keyid_of, pae, sign_statement
+from pausepact.statements.keyfiles import load_signer
+from pausepact.store.local import LocalLog
+from pausepact.tlog.keys import parse_verifier_key
+
+
+def raw_verify_rate(n: int = 3000) -> float:
+    key = Ed25519PrivateKey.generate()
+    pub = key.public_key()
+    msgs = [os.urandom(600) for _ in range(n)]
+    sigs = [key.sign(m) for m in msgs]
+    t = time.perf_counter()
+    for m, s in zip(msgs, sigs, strict=True):
+        pub.verify(s, m)
+    return n / (time.perf_counter() - t)
+
+
+def make_statements(root: Path, n: int) -> tuple[object, list[bytes], object]:
+    ws = init_workspace(root / "ws", key_seed=b"bench")
+    pact = ws.pact()
+    keys = {m.name: load_signer(ws.key_file(m.name)) for m in pact.members}
+    labs = [m for m in pact.members if m.role == "lab"]
+    from pausepact.sim.scenario import T0
+
+    rng = random.Random(1)
+    out: list[bytes] = []
+    for m in pact.members:
+        out.append(
+            sign_statement(
+                "pact.adopt",
+                {
+                    "pact": pact.id,
+                    "signer": m.name,
+                    "time": T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "version": 1,
+                },
+                keys[m.name],
+            ).canonical_bytes()
+        )
+    for lab in labs:
+        out.append(
+            sign_statement(
+                "run.register",
+                {
+                    "pact": pact.id,
+                    "signer": lab.name,
+                    "time": "2027-01-01T01:00:00Z",
+                    "run_id": f"{lab.name[4:]}-r",
+                    "purpose": "p",
+                    "scope_tags": ["product"],
+                    "planned_flop": 1e22,
+                    "cluster": lab.clusters[0],
+                    "model_family": "m",
+                },
+                keys[lab.name],
+            ).canonical_bytes()
+        )
+    i = 0
+    while len(out) < n:
+        lab = labs[i % len(labs)]
+        start = T0 + timedelta(hours=2 + i)
+        end = start + timedelta(hours=1)
+        out.append(
+            sign_statement(
+                "compute.report",
+                {
+                    "pact": pact.id,
+                    "signer": lab.name,
+                    "time": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "run_id": f"{lab.name[4:]}-r",
+                    "period_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "period_end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "flop": 1e20,
+                    "accelerator_hours": round(rng.uniform(10, 20), 1),
+                },
+                keys[lab.name],
+            ).canonical_bytes()
+        )
+        i += 1
+    return ws, out, pact
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--statements", type=int, default=20000)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws, entries, pact = make_statements(Path(tmp), a.statements)
+        as_of = __import__("pausepact.sim.scenario", fromlist=["T0"]).T0 + timedelta(days=3650)
+        # Signature share: PAE + Ed25519 verify of every envelope, nothing else.
+        verifiers = {
+            keyid_of(parse_verifier_key(m.key)): parse_verifier_key(m.key) for m in pact.members
+        }  # type: ignore[attr-defined]
+        envs = [Envelope.from_json(e) for e in entries]
+        t = time.perf_counter()
+        for env in envs:
+            s = env.signatures[0]
+            verifiers[s.keyid].verify(pae(env.payload_type, env.payload), s.sig)
+        sig_time = time.perf_counter() - t
+        t = time.perf_counter()
+        state = replay(pact, entries, as_of)  # type: ignore[arg-type]
+        replay_time = time.perf_counter() - t
+        assert not state.rejected
+        with LocalLog.open(ws.log_dir) as log:  # type: ignore[attr-defined]
+            log.append_many(entries)
+            log.checkpoint()
+        t = time.perf_counter()
+        report = audit_log(ws.log_dir, pact, as_of)  # type: ignore[attr-defined, arg-type]
+        audit_time = time.perf_counter() - t
+        assert report.checkpoints_verified == 1
+    raw = raw_verify_rate()
+    cores = os.cpu_count() or 1
+    n = len(entries)
+    out = {
+        "statements": n,
+        "cpus": cores,
+        "raw_ed25519_verify_per_s_one_core": round(raw),
+        "raw_ed25519_verify_per_s_all_cores": round(raw * cores),
+        "replay_per_s": round(n / replay_time),
+        "replay_per_s_excluding_signatures": round(n / max(replay_time - sig_time, 1e-9)),
+        "goal_replay_per_s_excluding_signatures": 50000,
+        "audit_per_s_end_to_end": round(n / audit_time),
+        "audit_signature_rate_vs_raw_all_cores": round((n / audit_time) / (raw * cores), 3),
+        "goal_audit_signature_rate_vs_raw_all_cores": 0.8,
+        "projected_audit_seconds_for_1m": round(1_000_000 / (n / audit_time)),
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
