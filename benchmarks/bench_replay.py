@@ -6,7 +6,8 @@ Measured in one run on the same statements:
 * the time replay spends verifying DSSE signatures (PAE + Ed25519), measured
   separately, so that replay's rate *excluding signatures* can be stated;
 * the full replay rate, and the audit end to end (read, recompute the tree,
-  check checkpoints, replay) on a log of the same statements.
+  check checkpoints, verify signatures on all cores, replay) on a log of the
+  same statements, with the rate of its signature stage on its own.
 
 Goals from the issue: replay ≥ 50,000 statements/s excluding signatures; audit
 signature verification ≥ 80% of raw × cores; an audit of 1,000,000 statements.
@@ -152,7 +153,10 @@ def main() -> None:
         "replay_per_s_excluding_signatures": round(n / max(replay_time - sig_time, 1e-9)),
         "goal_replay_per_s_excluding_signatures": 50000,
         "audit_per_s_end_to_end": round(n / audit_time),
-        "audit_signature_rate_vs_raw_all_cores": round((n / audit_time) / (raw * cores), 3),
+        "audit_signature_stage_per_s": round(n / report.signature_seconds),
+        "audit_signature_rate_vs_raw_all_cores": round(
+            (n / report.signature_seconds) / (raw * cores), 3
+        ),
         "goal_audit_signature_rate_vs_raw_all_cores": 0.8,
         "projected_audit_seconds_for_1m": round(1_000_000 / (n / audit_time)),
     }

@@ -159,3 +159,67 @@ def test_a_checkpoint_from_another_key_is_unverifiable(tmp_path: Path) -> None:
         log.append_many(kit.entries)
         log.checkpoint()
     assert cli("audit", str(ws)).returncode == 3
+
+
+def test_parallel_signature_checks_change_nothing_but_speed(tmp_path: Path) -> None:
+    from pausepact.pact.replay import replay
+
+    kit = violating_kit()
+    for h in range(30):  # enough entries for several worker chunks when CHUNK is small
+        kit.add(
+            "indicator.report",
+            "lab/aurora",
+            30 + h,
+            indicator="ai_rd_share",
+            period_start=f"2026-02-{1 + h % 27:02d}T00:00:00Z",
+            period_end=f"2026-02-{2 + h % 27:02d}T00:00:00Z",
+            value=0.1,
+        )
+    ws = workspace(tmp_path, kit)
+    import pausepact.audit.signatures as sigs
+
+    old = sigs.CHUNK
+    sigs.CHUNK = 7
+    try:
+        report = audit_log(ws / "log", kit.pact, AS_OF, workers=2)
+    finally:
+        sigs.CHUNK = old
+    assert report.state.to_json() == replay(kit.pact, kit.entries, AS_OF).to_json()
+
+
+def test_a_forged_signature_is_still_rejected_by_the_audit(tmp_path: Path) -> None:
+    import base64
+
+    kit = clean_kit()
+    env = json.loads(kit.entries[6])
+    sig = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
+    sig[5] ^= 1
+    env["signatures"][0]["sig"] = base64.b64encode(bytes(sig)).decode()
+    kit.entries[6] = json.dumps(env, separators=(",", ":"), sort_keys=True).encode()
+    ws = workspace(tmp_path, kit)
+    report = audit_log(ws / "log", kit.pact, AS_OF)
+    assert [r.index for r in report.state.rejected] == [6]
+
+
+def test_statements_by_a_rotated_out_key_are_rejected_by_the_audit(tmp_path: Path) -> None:
+    from pausepact.tlog.keys import generate_signer
+
+    kit = clean_kit()
+    old_key = kit.keys["lab/aurora"]
+    new = generate_signer("lab/aurora")
+    kit.add(
+        "key.rotate",
+        "lab/aurora",
+        30,
+        member="lab/aurora",
+        new_key=new.verifier().vkey(),
+        reason="rotation",
+    )
+    stale = kit.add("resume.vote", "lab/aurora", 31, key=old_key, pause=0)
+    kit.add("resume.vote", "lab/aurora", 32, key=new, pause=0)
+    ws = workspace(tmp_path, kit)
+    report = audit_log(ws / "log", kit.pact, AS_OF)
+    assert stale in [r.index for r in report.state.rejected]
+    assert "no signature by a trusted key" in next(
+        r.reason for r in report.state.rejected if r.index == stale
+    )

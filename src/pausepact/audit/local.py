@@ -6,7 +6,8 @@ remembered from an earlier audit (``--trusted``).
    checkpoint (log key and origin from the pact, witness quorum if the pact asks).
 3. Check the recomputed tree against the trusted checkpoint: a log rolled back, or
    rewritten and re-signed with the log key, fails here.
-4. Replay the entries covered by the latest verified checkpoint, as of ``as_of``.
+4. Verify every covered entry's signature on all cores (:mod:`.signatures`), then
+   replay the entries covered by the latest verified checkpoint, as of ``as_of``.
 5. Attach an inclusion proof, verified against that checkpoint, to each piece of
    evidence of each violation.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +25,13 @@ from typing import Any
 
 from ..pact.policy import Pact
 from ..pact.replay import State, replay
+from ..statements.dsse import keyid_of
 from ..store.local import LocalLog
 from ..tlog import merkle
 from ..tlog.checkpoint import Checkpoint, open_checkpoint
 from ..tlog.errors import TlogError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
+from .signatures import verify_signatures
 
 
 class LogVerificationError(Exception):
@@ -43,6 +47,7 @@ class AuditReport:
     state: State
     proofs: dict[int, list[str]] = field(default_factory=dict)
     trusted_updated: bool = False
+    signature_seconds: float = 0.0
 
     @property
     def violations(self) -> list[Any]:
@@ -96,7 +101,11 @@ def _write_trusted(path: Path, origin: str, cp: Checkpoint, note: str) -> None:
 
 
 def audit_log(
-    log_dir: str | Path, pact: Pact, as_of: datetime, trusted: str | Path | None = None
+    log_dir: str | Path,
+    pact: Pact,
+    as_of: datetime,
+    trusted: str | Path | None = None,
+    workers: int | None = None,
 ) -> AuditReport:
     log = LocalLog.open(log_dir, readonly=True)
     try:
@@ -163,7 +172,11 @@ def audit_log(
             )
     latest = checkpoints[-1] if checkpoints else None
     covered = latest[0].size if latest else 0
-    state = replay(pact, entries[:covered], as_of)
+    member_keys = {keyid_of(parse_verifier_key(m.key)): m.key for m in pact.members}
+    started = time.perf_counter()
+    verified = verify_signatures(entries[:covered], member_keys, workers)
+    signature_seconds = time.perf_counter() - started
+    state = replay(pact, entries[:covered], as_of, verified=verified)
     report = AuditReport(
         size=len(entries),
         checkpoint=(
@@ -174,6 +187,7 @@ def audit_log(
         checkpoints_verified=len(checkpoints),
         uncovered_entries=len(entries) - covered,
         state=state,
+        signature_seconds=signature_seconds,
     )
     if latest:
         log = LocalLog.open(log_dir, readonly=True)

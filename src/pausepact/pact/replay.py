@@ -154,7 +154,10 @@ class State:
 
 
 class _Machine:
-    def __init__(self, pact: Pact, as_of: datetime) -> None:
+    def __init__(
+        self, pact: Pact, as_of: datetime, verified: Mapping[int, str] | None = None
+    ) -> None:
+        self.verified = verified or {}
         self.pact = pact
         self.as_of = as_of
         self.state = State(pact=pact.id, as_of=_iso(as_of))
@@ -180,7 +183,7 @@ class _Machine:
 
     def apply(self, index: int, raw: bytes) -> None:
         try:
-            st = open_statement(raw, self.keys.values())
+            st = open_statement(raw, self.keys.values(), verified_keyid=self.verified.get(index))
         except StatementError as exc:
             self.reject(index, str(exc))
             return
@@ -640,13 +643,24 @@ class _Machine:
                 )
 
 
-def replay(pact: Pact, entries: Sequence[bytes], as_of: datetime | None = None) -> State:
+def replay(
+    pact: Pact,
+    entries: Sequence[bytes],
+    as_of: datetime | None = None,
+    *,
+    verified: Mapping[int, str] | None = None,
+) -> State:
     """The state of ``pact`` after applying ``entries`` in log order, as of ``as_of``
-    (default: now). Deterministic: same inputs, same :meth:`State.to_json` bytes."""
+    (default: now). Deterministic: same inputs, same :meth:`State.to_json` bytes.
+
+    ``verified`` maps entry index → the keyid whose DSSE signature over that entry
+    was already checked (see :func:`pausepact.audit.signatures.verify_signatures`);
+    it only saves work: the key must still be the signer's current key, and
+    entries not in it are verified here."""
     when = as_of if as_of is not None else datetime.now(UTC)
     if when.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    machine = _Machine(pact, when)
+    machine = _Machine(pact, when, verified)
     for index, raw in enumerate(entries):
         machine.apply(index, raw)
     machine.finish()
