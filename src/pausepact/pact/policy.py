@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import rfc8785
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,7 +26,6 @@ from pydantic import (
     model_validator,
 )
 
-from ..statements import jcs
 from ..statements.schemas import Ident, MemberName, Tag
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import parse_verifier_key
@@ -191,7 +191,7 @@ class Pact(_Strict):
 
     # --- derived -----------------------------------------------------------------------
     def canonical(self) -> bytes:
-        return jcs.dumps(self.model_dump(mode="json"))
+        return rfc8785.dumps(self.model_dump(mode="json"))
 
     @cached_property
     def id(self) -> str:

@@ -32,7 +32,9 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from ..statements import StatementError, jcs, open_statement
+import rfc8785
+
+from ..statements import StatementError, open_statement
 from ..statements.schemas import (
     ComputeReport,
     EvalResult,
@@ -147,7 +149,7 @@ class State:
 
     def to_json(self) -> bytes:
         """Canonical (RFC 8785) JSON: identical bytes for identical states."""
-        return jcs.dumps(json.loads(json.dumps(self.to_dict())))
+        return rfc8785.dumps(json.loads(json.dumps(self.to_dict())))
 
     def pause(self, index: int) -> Pause | None:
         return next((p for p in self.pauses if p.index == index), None)

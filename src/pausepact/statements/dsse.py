@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import rfc8785
+
 from ..tlog.keys import Ed25519Signer, NoteVerifier
-from . import jcs
 from .errors import InvalidSignatureError, MalformedEnvelopeError
 
 #: C2SP entry bundles cap an entry at 65,535 bytes; an envelope must fit.
@@ -53,7 +54,7 @@ class Envelope:
 
     def canonical_bytes(self) -> bytes:
         """The RFC 8785 canonical JSON of the envelope: what goes into the log."""
-        return jcs.dumps(self.to_dict())
+        return rfc8785.dumps(self.to_dict())
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Envelope:

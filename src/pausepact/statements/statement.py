@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import rfc8785
 from pydantic import ValidationError
 
 from ..tlog.keys import Ed25519Signer, NoteVerifier
-from . import jcs
 from .dsse import Envelope, keyid_of, sign_envelope, verify_envelope
 from .errors import (
     InvalidSignatureError,
@@ -88,7 +88,7 @@ def _predicate_json(predicate: Predicate) -> dict[str, Any]:
 
 def build_statement(name: str, predicate: Predicate) -> dict[str, Any]:
     body = _predicate_json(predicate)
-    digest = hashlib.sha256(jcs.dumps(body)).hexdigest()
+    digest = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
     return {
         "_type": STATEMENT_V1,
         "subject": [{"name": f"pausepact:{name}", "digest": {"sha256": digest}}],
@@ -115,7 +115,7 @@ def sign_statement(
             f"predicate.signer is {model.signer!r} but the key belongs to {signer.name!r}"
         )
     _check_role(name, model)
-    payload = jcs.dumps(build_statement(name, model))
+    payload = rfc8785.dumps(build_statement(name, model))
     return sign_envelope(PAYLOAD_TYPE, payload, [signer])
 
 
@@ -160,7 +160,7 @@ def open_statement(
         )
     if stmt["_type"] != STATEMENT_V1:
         raise MalformedEnvelopeError(f"payload _type must be {STATEMENT_V1}")
-    if jcs.dumps(stmt) != env.payload:
+    if rfc8785.dumps(stmt) != env.payload:
         raise MalformedEnvelopeError("payload is not RFC 8785 canonical JSON")
     ptype = stmt["predicateType"]
     name = type_name(ptype) if isinstance(ptype, str) else None
