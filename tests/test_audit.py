@@ -40,22 +40,22 @@ def workspace(tmp_path: Path, kit: Kit, name: str = "ws") -> Path:
     return ws
 
 
-def violating_kit() -> Kit:
+def metered_kit(metered_hours: float) -> Kit:
+    """A lab reports 100 accelerator-hours on its cluster; the meter reads ``metered_hours``."""
     kit = Kit()
     kit.adopt_all()
     kit.register("lab/cirrus", "r", 1, tags=["product"])
     kit.compute("lab/cirrus", "r", 0, 24, 1e21, 100)
-    kit.meter("cirrus-west", 0, 24, 500)  # compute unaccounted for
+    kit.meter("cirrus-west", 0, 24, metered_hours)
     return kit
+
+
+def violating_kit() -> Kit:
+    return metered_kit(500)  # compute unaccounted for
 
 
 def clean_kit() -> Kit:
-    kit = Kit()
-    kit.adopt_all()
-    kit.register("lab/cirrus", "r", 1, tags=["product"])
-    kit.compute("lab/cirrus", "r", 0, 24, 1e21, 100)
-    kit.meter("cirrus-west", 0, 24, 101)
-    return kit
+    return metered_kit(101)  # within the 5% tolerance
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -10,8 +10,10 @@ import base64
 import binascii
 import functools
 import json
+import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
@@ -95,3 +97,18 @@ def input_errors(fn: Callable[P, R]) -> Callable[P, R]:
             fail_input(str(exc))
 
     return wrapper
+
+
+DEMO_MARKER = ".pausepact-demo"
+
+
+def fresh_demo_dir(directory: str) -> Path:
+    """Recreate a demo directory; refuses to delete one that a demo did not create."""
+    root = Path(directory)
+    if root.exists():
+        if not (root / DEMO_MARKER).exists():
+            raise click.ClickException(f"{root} exists and is not a demo workspace; pick --dir")
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / DEMO_MARKER).write_text("created by pausepact demo\n")
+    return root

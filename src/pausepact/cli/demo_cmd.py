@@ -4,17 +4,12 @@ the meters, a resume, and an independent audit (see :mod:`pausepact.sim`)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..sim.scenario import run_scenario
-from .common import emit_json, input_errors
-
-MARKER = ".pausepact-demo"
+from .common import emit_json, fresh_demo_dir, input_errors
 
 
 @click.command()
@@ -28,13 +23,7 @@ def demo(directory: str, seed: int, days: int, as_json: bool) -> None:
     if days < 200:
         raise click.BadParameter("the story needs at least 200 days", param_hint="--days")
     console = Console(stderr=as_json, highlight=False)
-    root = Path(directory)
-    if root.exists():
-        if not (root / MARKER).exists():
-            raise click.ClickException(f"{root} exists and is not a demo workspace; pick --dir")
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
-    (root / MARKER).write_text("created by pausepact demo\n")
+    root = fresh_demo_dir(directory)
     columns = (
         TextColumn("simulating"),
         BarColumn(),

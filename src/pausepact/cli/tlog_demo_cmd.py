@@ -8,8 +8,6 @@ and the log's public key alone.
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -21,9 +19,7 @@ from ..tlog.checkpoint import Checkpoint, open_checkpoint
 from ..tlog.keys import parse_verifier_key
 from ..tlog.note import parse_note
 from ..tlog.proof_file import TlogProof, verify_tlog_proof
-from .common import b64, emit_json, input_errors
-
-MARKER = ".pausepact-demo"
+from .common import b64, emit_json, fresh_demo_dir, input_errors
 
 
 @click.command("demo")
@@ -34,13 +30,7 @@ MARKER = ".pausepact-demo"
 def tlog_demo(directory: str, entries: int, as_json: bool) -> None:
     """Run the demo in a fresh workspace (DIR is recreated)."""
     console = Console(stderr=as_json)
-    root = Path(directory)
-    if root.exists():
-        if not (root / MARKER).exists():
-            raise click.ClickException(f"{root} exists and is not a demo workspace; pick --dir")
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
-    (root / MARKER).write_text("created by pausepact demo\n")
+    root = fresh_demo_dir(directory)
     origin = "demo.pausepact.dev/log"
     log = LocalLog.create(root / "log", origin)
     console.print(f"[bold]log[/] {origin}  key [cyan]{log.vkey}[/]", soft_wrap=True)
