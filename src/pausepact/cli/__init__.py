@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .demo_cmd import demo
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
+from .risk_cmd import risk
 from .statement_cmd import keygen, sign, verify_statement
 from .tlog_cmd import tlog
 from .tlog_demo_cmd import tlog_demo
@@ -29,6 +30,7 @@ cli.add_command(pact_group)
 cli.add_command(submit)
 cli.add_command(status)
 cli.add_command(audit)
+cli.add_command(risk)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ came from. Estimators are pure and deterministic; the risk engine registers more
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ class Observation:
     series: str  # reporter (indicator.report) or model (eval.result)
     period: str  # period end (RFC 3339) or release date / statement time: orders a series
     value: float
+    low: float | None = None  # the reported confidence bounds of value, when given
+    high: float | None = None
+    digest: str = ""  # SHA-256 hex of the log entry: seeds any randomness
 
 
 @dataclass(frozen=True)
@@ -28,27 +32,42 @@ class Estimate:
     value: float | None
     evidence: tuple[int, ...]  # the entries the decision rests on
     detail: str = ""
+    bound: float | None = None  # the confidence bound the decision compared, if any
 
 
 Estimator = Callable[[Threshold, Sequence[Observation]], Estimate]
-_REGISTRY: dict[str, Estimator] = {}
+_REGISTRY: dict[str, Estimator | str] = {}
+_REQUIRES: dict[str, tuple[str, ...]] = {}
 
 
-def register(name: str, estimator: Estimator) -> None:
+def register(name: str, estimator: Estimator | str, requires: tuple[str, ...] = ()) -> None:
+    """Register ``estimator`` (or ``"module:function"``, imported on first use) under
+    ``name``; ``requires`` names the Threshold fields it needs."""
     _REGISTRY[name] = estimator
+    _REQUIRES[name] = requires
 
 
 def get(name: str) -> Estimator:
     try:
-        return _REGISTRY[name]
+        found = _REGISTRY[name]
     except KeyError:
         raise KeyError(
             f"unknown estimator {name!r}; known: {', '.join(sorted(_REGISTRY))}"
         ) from None
+    if isinstance(found, str):
+        module, _, attr = found.partition(":")
+        found = getattr(importlib.import_module(module), attr)
+        assert callable(found)
+        _REGISTRY[name] = found
+    return found
 
 
 def known() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def requires(name: str) -> tuple[str, ...]:
+    return _REQUIRES.get(name, ())
 
 
 def _series(observations: Sequence[Observation]) -> dict[str, list[Observation]]:
@@ -99,3 +118,9 @@ def sustained(threshold: Threshold, observations: Sequence[Observation]) -> Esti
 
 register("latest", latest)
 register("sustained", sustained)
+# The risk engine's estimators (numpy is imported only when a pact uses one).
+_RISK = "pausepact.risk.pact_estimators"
+register("doubling_days", f"{_RISK}:doubling_days")
+register("progress_ratio", f"{_RISK}:progress_ratio_estimator", requires=("baseline_until",))
+register("projection_days", f"{_RISK}:projection_days", requires=("level_minutes",))
+register("latest_bound", f"{_RISK}:latest_bound")

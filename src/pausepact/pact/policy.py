@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from datetime import date
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -112,6 +113,12 @@ class Threshold(_Strict):
     sustained_periods: Annotated[int, Field(ge=1, le=1000)] = 1
     confidence: Annotated[float, Field(gt=0.5, lt=1)] | None = None
     window_days: Annotated[int, Field(ge=1)] | None = None
+    # risk-engine estimators (pausepact.risk): see docs/RISK.md
+    baseline_until: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    level_minutes: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    frontier: bool | None = None
+    min_models: Annotated[int, Field(ge=2, le=10_000)] | None = None
+    samples: Annotated[int, Field(ge=100, le=20_000)] | None = None
 
     @model_validator(mode="after")
     def _one_direction(self) -> Threshold:
@@ -123,6 +130,14 @@ class Threshold(_Strict):
             raise ValueError(
                 f"unknown estimator {self.estimator!r}; known: {', '.join(estimators.known())}"
             )
+        for fieldname in estimators.requires(self.estimator):
+            if getattr(self, fieldname) is None:
+                raise ValueError(f"estimator {self.estimator!r} needs {fieldname}")
+        if self.baseline_until is not None:
+            try:
+                date.fromisoformat(self.baseline_until)
+            except ValueError:
+                raise ValueError(f"baseline_until {self.baseline_until!r} is not a date") from None
         return self
 
     def crossed(self, value: float) -> bool:
@@ -191,7 +206,7 @@ class Pact(_Strict):
 
     # --- derived -----------------------------------------------------------------------
     def canonical(self) -> bytes:
-        return rfc8785.dumps(self.model_dump(mode="json"))
+        return rfc8785.dumps(self.model_dump(mode="json", exclude_none=True))
 
     @cached_property
     def id(self) -> str:

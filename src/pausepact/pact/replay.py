@@ -24,6 +24,7 @@ The rules, each documented in ``docs/PACT.md``:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
@@ -169,6 +170,7 @@ class _Machine:
         self.state.keys = {m.name: m.key for m in pact.members}
         self.last_time: dict[str, datetime] = {}
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
+        self._raw = b""  # the entry being applied (its digest seeds estimators)
         self.reports: list[tuple[int, ComputeReport]] = []
         self.readings: list[tuple[int, MeterReading]] = []
         self.attests: dict[tuple[str, int], list[tuple[int, PauseAttest, datetime]]] = {}
@@ -205,6 +207,7 @@ class _Machine:
         self.clock = max(self.clock, t)
         self.state.applied += 1
         handler = getattr(self, "on_" + st.type.replace(".", "_"))
+        self._raw = raw
         evidence = handler(index, p, t)
         if self.state.phase == "active" and evidence:
             self.evaluate_thresholds(index, t)
@@ -359,7 +362,9 @@ class _Machine:
             return False
         for name, th in self.pact.thresholds.items():
             if th.indicator == f"reported:{p.indicator}":
-                self.observations[name].append(Observation(index, p.signer, p.period_end, p.value))
+                self.observations[name].append(
+                    Observation(index, p.signer, p.period_end, p.value, digest=self._entry_digest())
+                )
         return True
 
     def on_eval_result(self, index: int, p: EvalResult, t: datetime) -> bool:
@@ -369,9 +374,20 @@ class _Machine:
             if kind == "eval" and suite == p.suite and metric in p.metrics:
                 period = p.release_date or p.time
                 self.observations[name].append(
-                    Observation(index, p.model, period, p.metrics[metric])
+                    Observation(
+                        index,
+                        p.model,
+                        period,
+                        p.metrics[metric],
+                        low=p.metrics.get(f"{metric}_low"),
+                        high=p.metrics.get(f"{metric}_high"),
+                        digest=self._entry_digest(),
+                    )
                 )
         return True
+
+    def _entry_digest(self) -> str:
+        return hashlib.sha256(self._raw).hexdigest()
 
     def _estimate(self, name: str, th: Threshold, before: int | None = None) -> estimators.Estimate:
         obs = self.observations[name]
@@ -387,6 +403,8 @@ class _Machine:
                 "crossed": est.crossed,
                 "detail": est.detail,
             }
+            if est.bound is not None:
+                self.state.thresholds[name]["bound"] = est.bound
             if est.crossed:
                 self.begin_pause(
                     index, t, "threshold", name, est.value, list(est.evidence), est.detail

@@ -1,0 +1,209 @@
+"""The risk engine's estimators for pact thresholds (registered by name in
+:mod:`pausepact.pact.estimators`, imported on first use).
+
+Observations come from ``eval.result`` statements: one series per model, its period the
+release date, its value the metric (e.g. ``p50`` minutes) and its bounds the metrics
+``<metric>_low`` / ``<metric>_high`` when given. Each model counts once, with its latest
+logged result. A threshold fires only when the confidence bound crosses, never on the
+point estimate alone: with ``confidence = c`` (0.95 when the pact leaves it out),
+``pause_below`` compares the upper one-sided ``c`` bound and ``pause_above`` the lower.
+Bootstraps are seeded from the SHA-256 digests of the entries used, so every replay of
+the same log decides the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from ..pact.estimators import Estimate, Observation
+from ..pact.policy import Threshold
+from .errors import InsufficientDataError
+from .records import Bounds, ModelPoint
+from .rng import seed_from
+from .trend import TrendOptions, fit_trend, progress_ratio, project, select
+
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_SAMPLES = 2000
+
+
+def _date(period: str) -> date | None:
+    try:
+        return date.fromisoformat(period[:10])
+    except ValueError:
+        return None
+
+
+def latest_per_model(observations: Sequence[Observation]) -> dict[str, Observation]:
+    out: dict[str, Observation] = {}
+    for o in observations:
+        if o.series not in out or o.index > out[o.series].index:
+            out[o.series] = o
+    return out
+
+
+def points(
+    threshold: Threshold, observations: Sequence[Observation], metric: str = "value"
+) -> tuple[list[ModelPoint], dict[str, Observation]]:
+    latest = latest_per_model(observations)
+    pts = [
+        ModelPoint(
+            o.series, _date(o.period), {metric: Bounds(o.value, o.low, o.high)}, source=str(o.index)
+        )
+        for o in latest.values()
+    ]
+    pts.sort(key=lambda p: p.model)
+    return pts, latest
+
+
+def _options(threshold: Threshold, pts: Sequence[ModelPoint]) -> TrendOptions:
+    since = None
+    if threshold.window_days is not None:
+        dated = [p.release_date for p in pts if p.release_date is not None]
+        if dated:
+            since = max(dated) - timedelta(days=threshold.window_days)
+    sota = True if threshold.frontier is None else threshold.frontier
+    return TrendOptions(metric="value", sota=sota, since=since)
+
+
+def _decide(threshold: Threshold, lower: float, upper: float) -> tuple[bool, float]:
+    if threshold.pause_above is not None:
+        return threshold.crossed(lower), lower
+    return threshold.crossed(upper), upper
+
+
+def _conf(threshold: Threshold) -> float:
+    return threshold.confidence or DEFAULT_CONFIDENCE
+
+
+def _seed(threshold: Threshold, used: Sequence[Observation]) -> int:
+    digests = [o.digest or f"{o.index}:{o.series}:{o.period}:{o.value!r}" for o in used]
+    return seed_from(digests, label=threshold.estimator)
+
+
+def _prepare(
+    threshold: Threshold, observations: Sequence[Observation]
+) -> tuple[list[ModelPoint], list[Observation], TrendOptions] | Estimate:
+    pts, latest = points(threshold, observations)
+    opts = _options(threshold, pts)
+    used = select(pts, opts).used
+    need = threshold.min_models or 3
+    if len(used) < need:
+        return Estimate(False, None, (), f"{len(used)} models selected; the trend needs {need}")
+    return used, [latest[p.model] for p in used], opts
+
+
+def _fmt(x: float) -> str:
+    return "unbounded" if math.isinf(x) else f"{x:.4g}"
+
+
+def doubling_days(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
+    """Doubling time (days) of the frontier metric over release dates."""
+    prepared = _prepare(threshold, observations)
+    if isinstance(prepared, Estimate):
+        return prepared
+    used, obs, _ = prepared
+    c = _conf(threshold)
+    try:
+        trend = fit_trend(
+            used, "value", seed=_seed(threshold, obs), samples=threshold.samples or DEFAULT_SAMPLES
+        )
+    except InsufficientDataError as exc:
+        return Estimate(False, None, (), str(exc))
+    crossed, bound = _decide(
+        threshold, trend.doubling_bound(c, upper=False), trend.doubling_bound(c, upper=True)
+    )
+    detail = (
+        f"doubling {_fmt(trend.doubling_days)} days over {len(used)} models "
+        f"({used[0].model} .. {used[-1].model}); {c:.0%} bound {_fmt(bound)}"
+    )
+    return Estimate(
+        crossed,
+        _finite(trend.doubling_days),
+        tuple(sorted(o.index for o in obs)),
+        detail,
+        _finite(bound),
+    )
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def progress_ratio_estimator(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
+    """Recent doubling rate over the rate before ``baseline_until`` (2 = twice as fast)."""
+    prepared = _prepare(threshold, observations)
+    if isinstance(prepared, Estimate):
+        return prepared
+    used, obs, _ = prepared
+    assert threshold.baseline_until is not None
+    split = date.fromisoformat(threshold.baseline_until)
+    c = _conf(threshold)
+    try:
+        r = progress_ratio(
+            used,
+            "value",
+            split,
+            seed=_seed(threshold, obs),
+            samples=threshold.samples or DEFAULT_SAMPLES,
+            min_models=threshold.min_models or 3,
+        )
+    except InsufficientDataError as exc:
+        return Estimate(False, None, (), str(exc))
+    crossed, bound = _decide(threshold, r.bound(c, upper=False), r.bound(c, upper=True))
+    detail = (
+        f"rate ratio {_fmt(r.value)} (doubling {_fmt(r.baseline.doubling_days)} -> "
+        f"{_fmt(r.recent.doubling_days)} days); {c:.0%} bound {_fmt(bound)}"
+    )
+    return Estimate(
+        crossed, _finite(r.value), tuple(sorted(o.index for o in obs)), detail, _finite(bound)
+    )
+
+
+def projection_days(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
+    """Days from the latest release until the trend reaches ``level_minutes``."""
+    prepared = _prepare(threshold, observations)
+    if isinstance(prepared, Estimate):
+        return prepared
+    used, obs, _ = prepared
+    assert threshold.level_minutes is not None
+    c = _conf(threshold)
+    try:
+        trend = fit_trend(
+            used, "value", seed=_seed(threshold, obs), samples=threshold.samples or DEFAULT_SAMPLES
+        )
+    except InsufficientDataError as exc:
+        return Estimate(False, None, (), str(exc))
+    proj = project(trend, threshold.level_minutes)
+    last = max(float(x) for x in trend.x)
+    value = math.inf if proj.when is None else float((proj.when - date(1970, 1, 1)).days) - last
+    lower = proj.bound_days(c, upper=False) - last
+    upper = proj.bound_days(c, upper=True) - last
+    crossed, bound = _decide(threshold, lower, upper)
+    detail = (
+        f"{threshold.level_minutes:g} minutes reached {proj.when or 'never'} "
+        f"({_fmt(value)} days after the latest release); {c:.0%} bound {_fmt(bound)} days"
+    )
+    return Estimate(
+        crossed,
+        _finite(value),
+        tuple(sorted(o.index for o in obs)),
+        detail,
+        _finite(bound) if bound < 1e11 else None,
+    )
+
+
+def latest_bound(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
+    """Crossed when some model's reported bound crosses: its ``low`` for ``pause_above``
+    (e.g. a horizon confidently above 8 hours), its ``high`` for ``pause_below``."""
+    latest = latest_per_model(observations)
+    best: Estimate | None = None
+    for name in sorted(latest):
+        o = latest[name]
+        b = o.low if threshold.pause_above is not None else o.high
+        if b is None:
+            continue
+        if threshold.crossed(b) and (best is None or o.index < best.evidence[0]):
+            best = Estimate(True, o.value, (o.index,), f"{name}: {o.value} with bound {b}", b)
+    return best or Estimate(False, None, (), "no model's reported bound crosses")
