@@ -27,6 +27,7 @@ from .records import Bounds, ModelPoint, Run
 from .rng import F64, I32, I64, Stream
 
 DEFAULT_SAMPLES = 1000
+CHUNK = 100  # samples drawn per batch; part of the method (the draws depend on it)
 DEFAULT_CONFIDENCE = 0.95
 _BIG = 1e300
 
@@ -224,7 +225,6 @@ def fit_horizons(
     samples: int = DEFAULT_SAMPLES,
     confidence: float = DEFAULT_CONFIDENCE,
     c: float = DEFAULT_C,
-    chunk: int = 100,
     progress: Callable[[int], None] | None = None,
 ) -> HorizonResult:
     t = build_table(runs)
@@ -242,7 +242,7 @@ def fit_horizons(
     stream = Stream(seed)
     done = 0
     while done < samples:
-        n = min(chunk, samples - done)
+        n = min(CHUNK, samples - done)
         counts = resample_counts(t, stream, n)
         for m, s in enumerate(t.model_slices):
             w = counts[:, s] * t.base[s][None, :]

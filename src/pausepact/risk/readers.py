@@ -193,16 +193,26 @@ def read_runs_jsonl(
 # --- YAML -----------------------------------------------------------------------------
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as strings, so a bad date is reported where it is."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _safe_yaml(path: str, data: bytes) -> Any:
     """``yaml.safe_load`` with aliases refused (no alias bombs) and errors located."""
     try:
         text = data.decode("utf-8")
-        for event in yaml.parse(io.StringIO(text), Loader=yaml.SafeLoader):
+        for event in yaml.parse(io.StringIO(text), Loader=_Loader):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
                 line = mark.line + 1 if mark is not None else "?"
                 raise RiskInputError(path, "YAML aliases are not accepted", record=f"line {line}")
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except UnicodeDecodeError:
         raise RiskInputError(path, "is not UTF-8") from None
     except yaml.YAMLError as exc:
