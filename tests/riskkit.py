@@ -33,14 +33,40 @@ def make_zip(members: Sequence[tuple[str, bytes, int]]) -> bytes:
         offset = len(out)
         version = 63 if method == ZSTD else 20
         out += struct.pack(
-            "<4s5H3L2H", b"PK\x03\x04", version, 0, method, 0, 0x21,
-            crc, len(comp), len(data), len(raw_name), 0,
-        )  # fmt: skip
+            "<4s5H3L2H",
+            b"PK\x03\x04",
+            version,
+            0,
+            method,
+            0,
+            0x21,
+            crc,
+            len(comp),
+            len(data),
+            len(raw_name),
+            0,
+        )
         out += raw_name + comp
         central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", version, version, 0, method, 0, 0x21,
-            crc, len(comp), len(data), len(raw_name), 0, 0, 0, 0, 0, offset,
-        )  # fmt: skip
+            "<4s6H3L5H2L",
+            b"PK\x01\x02",
+            version,
+            version,
+            0,
+            method,
+            0,
+            0x21,
+            crc,
+            len(comp),
+            len(data),
+            len(raw_name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
         central += raw_name
     cd_offset = len(out)
     out += central

@@ -48,10 +48,12 @@ def test_horizons_match_an_independent_sklearn_fit(fractional: bool, seed: int) 
 
 def test_weights_are_metr_formula_normalised_per_model() -> None:
     runs = [
-        Run("m", "f1/a", "f1", 1, 1.0), Run("m", "f1/a", "f1", 0, 1.0),
-        Run("m", "f1/b", "f1", 1, 2.0), Run("m", "f2/c", "f2", 0, 4.0),
+        Run("m", "f1/a", "f1", 1, 1.0),
+        Run("m", "f1/a", "f1", 0, 1.0),
+        Run("m", "f1/b", "f1", 1, 2.0),
+        Run("m", "f2/c", "f2", 0, 4.0),
         Run("n", "f2/c", "f2", 1, 4.0),
-    ]  # fmt: skip
+    ]
     t = build_table(runs)
     s = t.model_slices[0]
     # f1 has 2 tasks (1/sqrt 2), task a has 2 runs; f2 has 1 task with 1 run of m

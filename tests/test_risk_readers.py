@@ -63,13 +63,25 @@ def test_metr_summary_reads_every_model_with_horizons_and_flags() -> None:
         ("other: {}\n", None, "results"),
         ("results:\n  m: 3\n", "model m", None),
         ("results:\n  m: {metrics: {}, release_date: 2024-13-01}\n", "model m", "release_date"),
-        ("results:\n  m: {metrics: {p50_horizon_length: {estimate: x}}}\n", "model m", "metrics.p50_horizon_length.estimate"),
-        ("results:\n  m: {metrics: {p50_horizon_length: {ci_low: 1}}}\n", "model m", "metrics.p50_horizon_length.estimate"),
+        (
+            "results:\n  m: {metrics: {p50_horizon_length: {estimate: x}}}\n",
+            "model m",
+            "metrics.p50_horizon_length.estimate",
+        ),
+        (
+            "results:\n  m: {metrics: {p50_horizon_length: {ci_low: 1}}}\n",
+            "model m",
+            "metrics.p50_horizon_length.estimate",
+        ),
         ("results:\n  m: {metrics: {is_sota: maybe}}\n", "model m", "metrics.is_sota"),
         ("results:\n  m: {metrics: 5}\n", "model m", "metrics"),
-        ("results:\n  m: {metrics: {p50_horizon_length: {estimate: .nan}}}\n", "model m", "metrics.p50_horizon_length.estimate"),
+        (
+            "results:\n  m: {metrics: {p50_horizon_length: {estimate: .nan}}}\n",
+            "model m",
+            "metrics.p50_horizon_length.estimate",
+        ),
     ],
-)  # fmt: skip
+)
 def test_metr_summary_errors_name_the_record_and_field(
     tmp_path: Path, text: str, record: str | None, field: str | None
 ) -> None:
@@ -197,7 +209,8 @@ def test_runs_refuse_bad_json_nan_and_empty_files(tmp_path: Path) -> None:
     f.write_text(json.dumps(run_record()) + "\n{not json\n")
     assert refused(read_runs_jsonl, f).record == "line 2"
     f.write_text(
-        '{"task_id": "t", "task_family": "f", "model": "m", "score_cont": NaN, "human_minutes": 1}\n'
+        '{"task_id": "t", "task_family": "f", "model": "m", "score_cont": NaN, '
+        '"human_minutes": 1}\n'
     )
     assert "finite" in str(refused(read_runs_jsonl, f))
     f.write_text("[1, 2]\n")

@@ -72,7 +72,7 @@ def test_is_sota_flags_override_the_running_maximum() -> None:
 
 
 def test_filters_drop_models_with_reasons() -> None:
-    pts = line(6, 100.0) + [ModelPoint("undated", None, {"p50": Bounds(3)})]
+    pts = [*line(6, 100.0), ModelPoint("undated", None, {"p50": Bounds(3)})]
     pts.append(ModelPoint("zero", date(2022, 3, 1), {"p50": Bounds(0.0)}))
     opts = TrendOptions(
         since=date(2022, 2, 1), until=date(2023, 3, 1), max_horizon_minutes=10, exclude=("m2",)

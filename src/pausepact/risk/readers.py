@@ -212,7 +212,7 @@ def _safe_yaml(path: str, data: bytes) -> Any:
                 mark = event.start_mark
                 line = mark.line + 1 if mark is not None else "?"
                 raise RiskInputError(path, "YAML aliases are not accepted", record=f"line {line}")
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except UnicodeDecodeError:
         raise RiskInputError(path, "is not UTF-8") from None
     except yaml.YAMLError as exc:
