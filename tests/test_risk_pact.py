@@ -40,7 +40,7 @@ def kit(rules: str) -> Kit:
 def post_models(
     k: Kit, doubling: float, spread: float, n: int = 6, start_hours: float = 10
 ) -> list[int]:
-    """The evaluator logs n models on an exact exponential, bounds value / spread, value * spread."""
+    """The evaluator logs n models on an exact exponential, bounds value/spread, value*spread."""
     out = []
     for i in range(n):
         d = date(2024, 1, 1) + timedelta(days=90 * i)
