@@ -40,6 +40,7 @@ test: lint typecheck unit
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_log.py
 	$(BIN)/python benchmarks/bench_replay.py
+	$(BIN)/python benchmarks/bench_risk.py
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .hypothesis
