@@ -35,7 +35,14 @@ from .signatures import verify_signatures
 
 
 class LogVerificationError(Exception):
-    """The log itself does not verify (tampered, forked, rolled back)."""
+    """The log itself does not verify (tampered, forked, rolled back, split view).
+
+    ``evidence`` holds what proves it, e.g. two validly signed, inconsistent checkpoints.
+    """
+
+    def __init__(self, message: str, evidence: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.evidence = evidence or {}
 
 
 @dataclass

@@ -8,6 +8,7 @@ from .. import __version__
 from .demo_cmd import demo
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
 from .risk_cmd import risk
+from .serve_cmd import serve, witness
 from .statement_cmd import keygen, sign, verify_statement
 from .tlog_cmd import tlog
 from .tlog_demo_cmd import tlog_demo
@@ -31,6 +32,8 @@ cli.add_command(submit)
 cli.add_command(status)
 cli.add_command(audit)
 cli.add_command(risk)
+cli.add_command(serve)
+cli.add_command(witness)
 
 
 def main() -> None:

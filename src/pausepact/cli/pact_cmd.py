@@ -39,6 +39,27 @@ def _as_of(value: str | None) -> datetime:
     return t
 
 
+def is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+pact_option = click.option(
+    "--pact",
+    "pact_file",
+    type=click.Path(dir_okay=False),
+    help="The pact (required when the target is a server URL).",
+)
+
+
+def _url_pact(target: str, pact_file: str | None) -> Pact:
+    if pact_file is None:
+        fail_input(f"{target} is a server: give the pact to verify it against with --pact")
+    try:
+        return load_pact(pact_file)
+    except PactError as exc:
+        fail_input(str(exc))
+
+
 def _workspace(directory: str) -> tuple[Workspace, Pact]:
     ws = Workspace(Path(directory))
     if not ws.pact_file.exists():
@@ -98,15 +119,25 @@ def _current_state(ws: Workspace, pact: Pact, as_of: datetime) -> State:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", metavar="DIR|URL")
 @click.argument("envelopes", nargs=-1, required=True)
+@pact_option
+@click.option(
+    "--wait", is_flag=True, help="Server: wait for a published checkpoint and verify the proofs."
+)
 @json_option
 @input_errors
-def submit(directory: str, envelopes: tuple[str, ...], as_json: bool) -> None:
+def submit(
+    directory: str, envelopes: tuple[str, ...], pact_file: str | None, wait: bool, as_json: bool
+) -> None:
     """Validate signed statements against the pact and append them to the log.
 
     Each must be by a member's current key, for this pact, with a time within the
-    pact's max_skew_seconds of now. Nothing is appended unless all are valid."""
+    pact's max_skew_seconds of now. Nothing is appended unless all are valid.
+    DIR is a workspace; a URL submits to a log server (with --pact)."""
+    if is_url(directory):
+        _submit_remote(directory, envelopes, _url_pact(directory, pact_file), wait, as_json)
+        return
     ws, pact = _workspace(directory)
     now = datetime.now(UTC)
     state = _current_state(ws, pact, now)
@@ -129,6 +160,37 @@ def submit(directory: str, envelopes: tuple[str, ...], as_json: bool) -> None:
     else:
         for path, index in zip(envelopes, indices, strict=True):
             click.echo(f"{index}\t{path}")
+
+
+def _submit_remote(
+    url: str, envelopes: tuple[str, ...], pact: Pact, wait: bool, as_json: bool
+) -> None:
+    from ..client import Client, ClientError, VerificationError
+
+    raws = [read_input(p, "envelope", 0xFFFF) for p in envelopes]
+    with Client(url, pact) as client:
+        try:
+            results = client.submit_batch(raws, wait=wait)
+        except VerificationError as exc:
+            Console(stderr=True).print(f"[bold red]server NOT verifiable:[/] {exc}")
+            sys.exit(EXIT_LOG_UNVERIFIABLE)
+        except ClientError as exc:
+            body = exc.body if isinstance(exc.body, dict) else {}
+            item = body.get("item")
+            where = (
+                f"{envelopes[item]}: " if isinstance(item, int) and item < len(envelopes) else ""
+            )
+            fail_input(f"{where}{body.get('detail') or exc}")
+    if as_json:
+        emit_json(
+            {
+                "indices": [r.index for r in results],
+                "proofs": [r.proof.format() if r.proof else None for r in results],
+            }
+        )
+    else:
+        for path, r in zip(envelopes, results, strict=True):
+            click.echo(f"{r.index}\t{path}" + ("\tincluded (proof verified)" if r.proof else ""))
 
 
 def _print_state(state: State, console: Console) -> None:
@@ -165,14 +227,31 @@ def _print_state(state: State, console: Console) -> None:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", metavar="DIR|URL")
 @as_of_option
+@pact_option
 @json_option
 @input_errors
-def status(directory: str, as_of: str | None, as_json: bool) -> None:
-    """Phase, pauses and their causes, duties and deadlines, violations."""
-    ws, pact = _workspace(directory)
-    state = _current_state(ws, pact, _as_of(as_of))
+def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bool) -> None:
+    """Phase, pauses and their causes, duties and deadlines, violations.
+
+    A URL follows a log server: its checkpoint and entries are verified against the
+    pact (--pact) and replayed here, not taken from the server's word."""
+    if is_url(directory):
+        from ..client import Client, ClientError, VerificationError
+
+        pact = _url_pact(directory, pact_file)
+        with Client(directory, pact) as client:
+            try:
+                state = client.follow(_as_of(as_of))
+            except VerificationError as exc:
+                Console(stderr=True).print(f"[bold red]server NOT verifiable:[/] {exc}")
+                sys.exit(EXIT_LOG_UNVERIFIABLE)
+            except ClientError as exc:
+                fail_input(str(exc))
+    else:
+        ws, pact = _workspace(directory)
+        state = _current_state(ws, pact, _as_of(as_of))
     if as_json:
         emit_json(state.to_dict())
     else:
@@ -180,26 +259,54 @@ def status(directory: str, as_of: str | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("directory", metavar="DIR|URL")
 @as_of_option
 @click.option(
     "--trusted", type=click.Path(dir_okay=False), help="Checkpoint remembered between audits."
 )
+@pact_option
+@click.option(
+    "--witness",
+    "witnesses",
+    multiple=True,
+    help="Server audits: also compare with the checkpoint this witness cosigned (split views).",
+)
 @json_option
 @input_errors
-def audit(directory: str, as_of: str | None, trusted: str | None, as_json: bool) -> None:
+def audit(
+    directory: str,
+    as_of: str | None,
+    trusted: str | None,
+    pact_file: str | None,
+    witnesses: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Verify the log from the pact alone, replay it, report violations.
 
-    Exit 0: verified, no violations. 1: verified, violations found.
-    3: the log itself fails verification (tampered, forked, rolled back)."""
-    ws, pact = _workspace(directory)
+    DIR is a workspace; a URL audits a log server through its public static API
+    (with --pact). Exit 0: verified, no violations. 1: verified, violations found.
+    3: the log itself fails verification (tampered, forked, rolled back, split view)."""
     try:
-        report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted)
+        if is_url(directory):
+            from ..audit.remote import audit_server
+            from ..client import ClientError
+
+            pact = _url_pact(directory, pact_file)
+            try:
+                report = audit_server(directory, pact, _as_of(as_of), trusted, witnesses)
+            except ClientError as exc:
+                fail_input(str(exc))
+        else:
+            ws, pact = _workspace(directory)
+            report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted)
     except LogVerificationError as exc:
         if as_json:
-            emit_json({"verified": False, "error": str(exc)})
+            emit_json({"verified": False, "error": str(exc), "evidence": exc.evidence})
         else:
-            Console(stderr=True).print(f"[bold red]log NOT verifiable:[/] {exc}", soft_wrap=True)
+            err = Console(stderr=True)
+            err.print(f"[bold red]log NOT verifiable:[/] {exc}", soft_wrap=True)
+            for name, value in exc.evidence.items():
+                err.print(f"--- {name}:\n{value}", soft_wrap=True, highlight=False, markup=False)
         sys.exit(EXIT_LOG_UNVERIFIABLE)
     if as_json:
         emit_json(report.to_dict())

@@ -21,7 +21,7 @@ from ..statements import (
 )
 from ..statements.keyfiles import default_key_path
 from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import is_valid_name
+from ..tlog.keys import ALG_COSIGNATURE_V1, ALG_ED25519, generate_signer, is_valid_name
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, load_vkeys, read_input
 
 
@@ -31,12 +31,16 @@ from .common import EXIT_INVALID, emit_json, fail_input, input_errors, load_vkey
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @input_errors
 def keygen(name: str, out: str | None, as_json: bool) -> None:
-    """Create a member key NAME (e.g. lab/aurora): a 0600 secret key file and a .pub."""
+    """Create a member key NAME (e.g. lab/aurora): a 0600 secret key file and a .pub.
+
+    Names starting with witness/ get a cosignature key (type 0x04)."""
     if not is_valid_name(name):
         fail_input(f"invalid key name {name!r}: no spaces or '+', e.g. lab/aurora")
     path = Path(out) if out else default_key_path(name)
+    # witnesses cosign checkpoints: their keys are of type 0x04 (tlog-cosignature)
+    alg = ALG_COSIGNATURE_V1 if name.startswith("witness/") else ALG_ED25519
     try:
-        signer = write_key_pair(name, path)
+        signer = write_key_pair(name, path, generate_signer(name, alg))
     except FileExistsError as exc:
         fail_input(f"{exc.filename or exc}: already exists; refusing to overwrite a key")
     vkey = signer.verifier().vkey()

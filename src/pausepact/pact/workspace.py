@@ -14,7 +14,12 @@ from pathlib import Path
 
 from ..statements.keyfiles import write_key_pair
 from ..store.local import LocalLog
-from ..tlog.keys import Ed25519Signer
+from ..tlog.keys import (
+    ALG_COSIGNATURE_V1,
+    CosignatureSigner,
+    Ed25519Signer,
+    generate_signer,
+)
 from .policy import Pact, load_pact
 
 DEFAULT_MEMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -78,10 +83,17 @@ clusters = [{clusters}]
 """
 
 
+def _derive(seed: bytes, name: str) -> bytes:
+    return hashlib.sha256(seed + b"\x00" + name.encode()).digest()
+
+
 def _seeded(name: str, seed: bytes | None) -> Ed25519Signer | None:
+    """A member's signer: witnesses cosign (type 0x04), everyone else signs (0x01)."""
+    witness = name.startswith("witness/")
     if seed is None:
-        return None
-    return Ed25519Signer(name, hashlib.sha256(seed + b"\x00" + name.encode()).digest())
+        return generate_signer(name, ALG_COSIGNATURE_V1) if witness else None
+    raw = _derive(seed, name)
+    return CosignatureSigner(name, raw) if witness else Ed25519Signer(name, raw)
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ def init_workspace(
     name: str = "frontier-pause-pact",
     members: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_MEMBERS,
     key_seed: bytes | None = None,
+    witness_quorum: int = 0,
 ) -> Workspace:
     """Create a workspace; refuses a directory that already has a pact or log.
 
@@ -139,9 +152,11 @@ def init_workspace(
                 clusters=", ".join(f'"{c}"' for c in clusters),
             )
         )
-    with LocalLog.create(ws.log_dir, origin, signer=_seeded(origin, key_seed)) as log:
+    log_signer = None if key_seed is None else Ed25519Signer(origin, _derive(key_seed, origin))
+    with LocalLog.create(ws.log_dir, origin, signer=log_signer) as log:
         log_key = log.vkey
     text = TEMPLATE.format(name=name, origin=origin, log_key=log_key, members="".join(blocks))
+    text = text.replace("witness_quorum = 0 ", f"witness_quorum = {witness_quorum} ", 1)
     ws.pact_file.write_text(text)
     ws.pact()  # the template must validate
     return ws

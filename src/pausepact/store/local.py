@@ -187,6 +187,16 @@ class LocalLog:
         """A signed checkpoint for an earlier tree size (stored for later reuse)."""
         return self._writer().checkpoint_at(size)
 
+    def sign_checkpoint(self) -> tuple[int, str]:
+        """A signed checkpoint over every durable entry, *not* stored: witnesses
+        cosign it, then :meth:`publish` stores it."""
+        return self._writer().sign_checkpoint()
+
+    def publish(self, note: str) -> None:
+        """Store a checkpoint note of this log (typically carrying witness cosignatures)."""
+        size = Checkpoint.parse(parse_note(note).text).size
+        self._writer().publish(size, note)
+
     # --- reading -----------------------------------------------------------------
     @property
     def size(self) -> int:
@@ -255,7 +265,7 @@ class LocalLog:
                 continue
             if ref.level is None:
                 data = self.store.read_bundle(ref.index) or b""
-                data = _first_entries(data, ref.width)
+                data = first_entries(data, ref.width)
             else:
                 data = self.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
             _atomic_write(target, data)
@@ -264,7 +274,7 @@ class LocalLog:
         return written + 1
 
 
-def _first_entries(bundle: bytes, count: int) -> bytes:
+def first_entries(bundle: bytes, count: int) -> bytes:
     """The prefix of an entry bundle holding its first ``count`` entries."""
     pos = 0
     for _ in range(count):

@@ -386,6 +386,13 @@ class Sequencer:
             self.publish(size, note)
             return note
 
+    def sign_checkpoint(self) -> tuple[int, str]:
+        """Sign a checkpoint over the committed tree without storing it: a server
+        first has it cosigned by witnesses, then :meth:`publish`es the cosigned note."""
+        with self._commit_lock:
+            size = self.store.size()
+            return size, Checkpoint(self.origin, size, self.reader.root(size)).sign(self.signer)
+
     def publish(self, size: int, note: str) -> None:
-        """Make a checkpoint durable. Witness cosigning hooks in here."""
+        """Make a checkpoint durable (with any witness cosignatures it carries)."""
         self.store.save_checkpoint(size, note)

@@ -1,0 +1,128 @@
+"""``pausepact serve`` (the log server) and ``pausepact witness serve``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from ..tlog.errors import InvalidKeyError
+from ..tlog.keys import CosignatureSigner, parse_verifier_key
+from .common import fail_input, input_errors
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--witness", "witnesses", multiple=True, help="Witness base URL (repeatable).")
+@click.option("--rate", default=200.0, show_default=True, help="Statements/s per member.")
+@click.option("--burst", default=2000.0, show_default=True, help="Burst size per member.")
+@click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
+@click.option(
+    "--publish-interval", default=1.0, show_default=True, help="Seconds between publish rounds."
+)
+@input_errors
+def serve(
+    directory: str,
+    host: str,
+    port: int,
+    witnesses: tuple[str, ...],
+    rate: float,
+    burst: float,
+    max_concurrency: int,
+    publish_interval: float,
+) -> None:
+    """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
+    state. Checkpoints are published once the pact's witness quorum cosigned them.
+
+    The embedded SQLite store is the only store so far (PostgreSQL: see docs/SERVER.md)."""
+    import uvicorn
+
+    from ..pact.errors import PactError
+    from ..server.app import create_app
+    from ..server.node import Node
+
+    if not (Path(directory) / "pact.toml").exists():
+        fail_input(f"{directory} has no pact.toml: create a workspace with `pausepact init`")
+    try:
+        node = Node.from_workspace(
+            directory,
+            witness_urls=list(witnesses),
+            rate=rate,
+            burst=burst,
+            publish_interval=publish_interval,
+        )
+    except PactError as exc:
+        fail_input(str(exc))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        uvicorn.run(
+            create_app(node, max_concurrency=max_concurrency),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
+    finally:
+        node.close()
+
+
+@click.group()
+def witness() -> None:
+    """Run a tlog-witness that cosigns the checkpoints of the logs it follows."""
+
+
+@witness.command("serve")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The witness's signer key (from `pausepact keygen witness/NAME`).",
+)
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    required=True,
+    help="Verifier key of a log to witness (its name is the log's origin); repeatable.",
+)
+@click.option(
+    "--db",
+    default="witness.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Witness state (SQLite).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@input_errors
+def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port: int) -> None:
+    """Serve POST /add-checkpoint for the given logs (c2sp.org/tlog-witness)."""
+    import uvicorn
+
+    from ..server.witness_app import create_witness_app
+    from ..statements.keyfiles import load_signer
+    from ..store.witness_state import SQLiteWitnessState
+    from ..tlog.witness import Witness
+
+    signer = load_signer(Path(key_file))
+    if not isinstance(signer, CosignatureSigner):
+        fail_input(
+            f"{key_file}: a witness needs a cosignature key (type 0x04); create one with "
+            "`pausepact keygen witness/NAME`"
+        )
+    verifiers: dict[str, list] = {}  # type: ignore[type-arg]
+    for vkey in logs:
+        try:
+            v = parse_verifier_key(vkey)
+        except InvalidKeyError as exc:
+            fail_input(f"--log {vkey!r}: {exc}")
+        verifiers.setdefault(v.name, []).append(v)
+    state = SQLiteWitnessState(db)
+    app = create_witness_app(Witness(signer, verifiers, state), state)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        state.close()

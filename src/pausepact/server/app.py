@@ -1,0 +1,344 @@
+"""The log server's HTTP API (FastAPI).
+
+C2SP static API (tlog-tiles): ``GET /checkpoint`` (the latest *published* checkpoint,
+with its witness cosignatures), ``GET /tile/<L>/<N>[.p/<W>]`` and
+``GET /tile/entries/<N>[.p/<W>]``; full tiles are immutable and served with
+``Cache-Control: public, max-age=31536000, immutable``.
+
+JSON API under ``/v1``: submit one envelope or a batch, blobs by digest, inclusion and
+consistency proofs, entries, the replayed state. Every error is JSON
+``{"error": <code>, "detail": <message>[, "item": <batch position>]}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ..statements.blobs import BlobError
+from ..store.base import StoreError
+from ..store.local import first_entries
+from ..tlog.errors import TlogError
+from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
+from .node import MAX_BATCH, MAX_ENVELOPE_BYTES, AdmissionError, Node, RateLimitedError
+from .publisher import published_size
+
+MAX_BODY = 16 << 20
+MAX_ENTRIES_PER_PAGE = 1000
+MAX_WAIT_SECONDS = 60.0
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+    item: int | None = None
+
+
+class SubmitResult(BaseModel):
+    index: int = Field(description="the entry's index (the first index if already logged)")
+    leaf_hash: str = Field(description="base64 RFC 9162 leaf hash")
+    proof: str | None = Field(
+        None, description="c2sp.org/tlog-proof@v1 against the published checkpoint (wait=true)"
+    )
+
+
+class BatchResult(BaseModel):
+    results: list[SubmitResult]
+
+
+class BatchBody(BaseModel):
+    envelopes: list[dict[str, Any]] = Field(max_length=MAX_BATCH)
+
+
+class ProofResult(BaseModel):
+    hashes: list[str]
+
+
+class EntriesResult(BaseModel):
+    start: int
+    entries: list[str] = Field(description="base64 entries")
+
+
+class LogInfo(BaseModel):
+    origin: str
+    vkey: str
+    pact: str
+    size: int
+    published_size: int
+    witness_quorum: int
+
+
+class BlobResult(BaseModel):
+    sha256: str
+
+
+def _err(status: int, code: str, detail: str, item: int | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": code, "detail": detail}
+    if item is not None:
+        body["item"] = item
+    return JSONResponse(body, status_code=status)
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": ErrorBody, "description": d}
+    for s, d in {
+        400: "malformed request",
+        404: "not found",
+        413: "too large",
+        422: "refused: invalid statement or parameters",
+        429: "rate limited",
+        503: "busy or not yet available",
+    }.items()
+}
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(limit)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise _TooLarge(limit)
+    return bytes(data)
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is larger than {limit} bytes")
+
+
+def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
+    app = FastAPI(
+        title="pausepact log server",
+        version="1",
+        description=__doc__,
+    )
+    slots = asyncio.Semaphore(max_concurrency)
+
+    @app.middleware("http")
+    async def bounded(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if slots.locked():
+            return _err(503, "busy", "too many concurrent requests; retry shortly")
+        async with slots:
+            try:
+                return await call_next(request)
+            except _TooLarge as exc:
+                return _err(413, "too_large", str(exc))
+
+    @app.exception_handler(AdmissionError)
+    async def _admission(_r: Request, exc: AdmissionError) -> JSONResponse:
+        resp = _err(exc.status, "refused" if exc.status == 422 else "invalid", str(exc), exc.item)
+        if isinstance(exc, RateLimitedError):
+            resp = _err(429, "rate_limited", str(exc))
+            resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+        return resp
+
+    @app.exception_handler(_TooLarge)
+    async def _too_large(_r: Request, exc: _TooLarge) -> JSONResponse:
+        return _err(413, "too_large", str(exc))
+
+    @app.exception_handler(StoreError)
+    async def _store(_r: Request, exc: StoreError) -> JSONResponse:
+        return _err(422, "store", str(exc))
+
+    # --- submit ----------------------------------------------------------------------------
+    def _results(raws: list[bytes], wait: bool, timeout: float) -> list[SubmitResult]:
+        subs = node.submit(raws)
+        proofs: list[str | None] = [None] * len(subs)
+        if wait:
+            last = max(s.index for s in subs)
+            pub = node.wait_published(last, timeout)
+            if pub is None:
+                raise AdmissionError("not published in time (witnesses unreachable?)", status=503)
+            proofs = [node.proof(s.index, pub).format() for s in subs]
+        return [
+            SubmitResult(index=s.index, leaf_hash=base64.b64encode(s.leaf_hash).decode(), proof=p)
+            for s, p in zip(subs, proofs, strict=True)
+        ]
+
+    @app.post(
+        "/v1/statements",
+        response_model=SubmitResult,
+        responses=ERRORS,
+        summary="Submit one DSSE envelope (JSON body)",
+    )
+    async def submit_one(
+        request: Request,
+        wait: Annotated[
+            bool, Query(description="wait until a published checkpoint covers it")
+        ] = False,
+        timeout: Annotated[
+            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
+        ] = 30.0,
+    ) -> SubmitResult:
+        raw = await _body(request, MAX_ENVELOPE_BYTES)
+        return (await run_in_threadpool(_results, [raw], wait, timeout))[0]
+
+    @app.post(
+        "/v1/statements/batch",
+        response_model=BatchResult,
+        responses=ERRORS,
+        summary="Submit up to 1000 envelopes; none is logged unless all are valid",
+    )
+    async def submit_batch(
+        request: Request,
+        wait: Annotated[
+            bool, Query(description="wait until a published checkpoint covers them")
+        ] = False,
+        timeout: Annotated[
+            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
+        ] = 30.0,
+    ) -> BatchResult:
+        import json
+
+        raw = await _body(request, MAX_BODY)
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise AdmissionError("body is not JSON", status=400) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("envelopes"), list):
+            raise AdmissionError('body must be {"envelopes": [...]}', status=400)
+        envs = doc["envelopes"]
+        if len(envs) > MAX_BATCH:
+            raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
+        raws = [json.dumps(e).encode() if not isinstance(e, str) else e.encode() for e in envs]
+        return BatchResult(results=await run_in_threadpool(_results, raws, wait, timeout))
+
+    # --- static C2SP API ------------------------------------------------------------------
+    @app.get(
+        "/checkpoint",
+        response_class=PlainTextResponse,
+        responses={404: ERRORS[404], 200: {"content": {"text/plain": {}}}},
+        summary="The latest published checkpoint (signed note with cosignatures)",
+    )
+    def checkpoint() -> Response:
+        pub = node.published()
+        if pub is None:
+            return _err(404, "no_checkpoint", "nothing has been published yet")
+        return PlainTextResponse(pub[1], headers={"Cache-Control": "no-cache"})
+
+    @app.get(
+        "/tile/{path:path}",
+        responses={
+            200: {"content": {"application/octet-stream": {}}, "description": "tile bytes"},
+            404: ERRORS[404],
+        },
+        summary="Merkle tiles and entry bundles (c2sp.org/tlog-tiles)",
+    )
+    def tile(path: str) -> Response:
+        try:
+            ref = parse_tile_path("tile/" + path)
+        except TlogError as exc:
+            return _err(404, "not_a_tile", str(exc))
+        pub = node.published()
+        size = published_size(pub[1]) if pub else 0
+        level = 0 if ref.level is None else ref.level
+        if ref.index * TILE_WIDTH + ref.width > size >> (TILE_HEIGHT * level):
+            return _err(404, "no_tile", f"no such tile in the published tree (size {size})")
+        if ref.level is None:
+            data = first_entries(node.log.store.read_bundle(ref.index) or b"", ref.width)
+        else:
+            data = node.log.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
+        cache = IMMUTABLE if ref.width == TILE_WIDTH else "public, max-age=3600, immutable"
+        return Response(
+            data, media_type="application/octet-stream", headers={"Cache-Control": cache}
+        )
+
+    # --- proofs, entries, state -------------------------------------------------------------
+    @app.get("/v1/log", response_model=LogInfo, summary="The log's identity and sizes")
+    def info() -> LogInfo:
+        pub = node.published()
+        return LogInfo(
+            origin=node.origin,
+            vkey=node.log.vkey,
+            pact=node.pact.id,
+            size=node.log.size,
+            published_size=published_size(pub[1]) if pub else 0,
+            witness_quorum=node.pact.pact.witness_quorum,
+        )
+
+    def _published_size() -> int:
+        pub = node.published()
+        return published_size(pub[1]) if pub else 0
+
+    @app.get("/v1/proof/inclusion", response_model=ProofResult, responses=ERRORS)
+    def inclusion(index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]) -> Any:
+        if index >= size or size > _published_size():
+            return _err(422, "bad_range", "need index < size <= the published size")
+        return ProofResult(
+            hashes=[base64.b64encode(h).decode() for h in node.log.inclusion_proof(index, size)]
+        )
+
+    @app.get("/v1/proof/consistency", response_model=ProofResult, responses=ERRORS)
+    def consistency(old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]) -> Any:
+        if old > new or new > _published_size():
+            return _err(422, "bad_range", "need 1 <= old <= new <= the published size")
+        return ProofResult(
+            hashes=[base64.b64encode(h).decode() for h in node.log.consistency_proof(old, new)]
+        )
+
+    @app.get("/v1/entries", response_model=EntriesResult, responses=ERRORS)
+    def entries(
+        start: Annotated[int, Query(ge=0)] = 0,
+        count: Annotated[int, Query(ge=1, le=MAX_ENTRIES_PER_PAGE)] = 100,
+    ) -> Any:
+        size = _published_size()
+        if start > size:
+            return _err(422, "bad_range", f"start {start} is beyond the published size {size}")
+        end = min(size, start + count)
+        return EntriesResult(
+            start=start,
+            entries=[base64.b64encode(e).decode() for e in node.log.entries(start, end)],
+        )
+
+    @app.get("/v1/state", responses=ERRORS, summary="The replayed pact state of the published log")
+    def state(as_of: Annotated[datetime | None, Query(description="RFC 3339 time")] = None) -> Any:
+        if as_of is not None and as_of.tzinfo is None:
+            return _err(422, "bad_time", "as_of needs a timezone (e.g. Z)")
+        return JSONResponse(node.state(as_of).to_dict())
+
+    # --- blobs ------------------------------------------------------------------------------
+    @app.put("/v1/blobs", response_model=BlobResult, responses=ERRORS, summary="Upload a blob")
+    async def put_blob(request: Request) -> Any:
+        if node.blobs is None:
+            return _err(404, "no_blobs", "this server keeps no blobs")
+        data = await _body(request, node.blobs.max_size)
+        try:
+            digest = await run_in_threadpool(node.blobs.put, data)
+        except BlobError as exc:
+            return _err(413, "too_large", str(exc))
+        return BlobResult(sha256=digest)
+
+    @app.get(
+        "/v1/blobs/{digest}",
+        responses={200: {"content": {"application/octet-stream": {}}}, 404: ERRORS[404]},
+    )
+    def get_blob(digest: str) -> Response:
+        if (
+            node.blobs is None
+            or not re.fullmatch(r"[0-9a-f]{64}", digest)
+            or not node.blobs.has(digest)
+        ):
+            return _err(404, "no_blob", "no such blob")
+        data = node.blobs.get(digest)
+        assert hashlib.sha256(data).hexdigest() == digest
+        return Response(
+            data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
+        )
+
+    return app

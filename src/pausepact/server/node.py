@@ -1,0 +1,256 @@
+"""The log server's core, without HTTP: admission, sequencing, publishing, state.
+
+``Node`` owns the log (the one writer), the pact, the blob store and the publisher.
+Admission checks each envelope before anything is sequenced: size, a known statement
+type with a valid predicate, a valid signature by the signer's *current* key (key
+rotations are followed by replaying new entries incrementally), this pact's ID, and a
+statement time within the pact's ``max_skew_seconds`` of the server's clock. A per-member
+token bucket bounds how fast one member may submit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ..pact.policy import Pact, load_pact
+from ..pact.replay import State, _Machine, replay
+from ..statements import StatementError, open_statement
+from ..statements.blobs import BlobStore
+from ..store.local import LocalLog
+from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..tlog.proof_file import TlogProof
+from .publisher import Publisher, PublishResult, published_size
+
+MAX_ENVELOPE_BYTES = 0xFFFF
+MAX_BATCH = 1000
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class AdmissionError(Exception):
+    """An envelope is refused; ``item`` is its position in a batch."""
+
+    def __init__(self, message: str, item: int | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.item = item
+        self.status = status
+
+
+class RateLimitedError(AdmissionError):
+    def __init__(self, member: str, retry_after: float) -> None:
+        super().__init__(f"{member} is over its submission rate; retry later", status=429)
+        self.retry_after = retry_after
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """Token bucket per member: ``rate`` statements/s, bursts of ``burst``."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, member: str, n: int = 1) -> None:
+        now = time.monotonic()
+        with self._lock:
+            b = self._buckets.setdefault(member, Bucket(self.burst, now))
+            b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
+            b.stamp = now
+            if b.tokens < n:
+                raise RateLimitedError(member, (n - b.tokens) / self.rate)
+            b.tokens -= n
+
+
+class KeyTracker:
+    """Members' current keys, following rotations by replaying new entries in order."""
+
+    def __init__(self, pact: Pact) -> None:
+        self._machine = _Machine(pact, FAR_FUTURE)
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def catch_up(self, log: LocalLog) -> None:
+        with self._lock:
+            size = log.size
+            if size > self._next:
+                for i, raw in enumerate(log.entries(self._next, size), self._next):
+                    self._machine.apply(i, raw)
+                self._next = size
+
+    def keys(self) -> list[NoteVerifier]:
+        with self._lock:
+            return list(self._machine.keys.values())
+
+
+@dataclass
+class Submitted:
+    index: int
+    leaf_hash: bytes
+    entry: bytes
+
+
+class Node:
+    def __init__(
+        self,
+        log_dir: str | Path,
+        pact: Pact,
+        *,
+        blobs_dir: str | Path | None = None,
+        witness_urls: Sequence[str] = (),
+        rate: float = 200.0,
+        burst: float = 2000.0,
+        publish_interval: float = 1.0,
+    ) -> None:
+        self.pact = pact
+        self.log = LocalLog.open(log_dir)
+        self.blobs = BlobStore(blobs_dir) if blobs_dir is not None else None
+        self.origin = pact.pact.log
+        if self.log.origin != self.origin:
+            raise ValueError(
+                f"the log's origin {self.log.origin!r} is not the pact's {self.origin!r}"
+            )
+        log_key = parse_verifier_key(pact.pact.log_key)
+        if log_key.vkey() != self.log.vkey:
+            raise ValueError("the log's key is not the pact's log_key")
+        witness_keys = [parse_verifier_key(m.key) for m in pact.by_role("witness")]
+        if pact.pact.witness_quorum > len(witness_urls):
+            raise ValueError(
+                f"the pact needs {pact.pact.witness_quorum} witness cosignatures; "
+                f"{len(witness_urls)} witness URLs given (--witness)"
+            )
+        self.publisher = Publisher(
+            self.log, self.origin, log_key, witness_keys, pact.pact.witness_quorum, witness_urls
+        )
+        self.keys = KeyTracker(pact)
+        self.keys.catch_up(self.log)
+        self.limiter = RateLimiter(rate, burst)
+        self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
+        self.publish_interval = publish_interval
+        self._published = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._state_cache: tuple[int, str, State] | None = None
+        self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_workspace(cls, directory: str | Path, **kwargs: object) -> Node:
+        root = Path(directory)
+        pact = load_pact(root / "pact.toml")
+        return cls(root / "log", pact, blobs_dir=root / "blobs", **kwargs)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+        self.publisher.http.close()
+        self.log.close()
+
+    # --- admission and sequencing --------------------------------------------------------
+    def admit(self, raws: Sequence[bytes]) -> list[bytes]:
+        """Validate every envelope (nothing is sequenced unless all pass); returns the
+        canonical entries."""
+        if not raws:
+            raise AdmissionError("no envelopes", status=400)
+        if len(raws) > MAX_BATCH:
+            raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
+        keys = self.keys.keys()
+        now = datetime.now(UTC)
+        entries = []
+        signers: dict[str, int] = {}
+        for i, raw in enumerate(raws):
+            if len(raw) > MAX_ENVELOPE_BYTES:
+                raise AdmissionError(f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", i, 413)
+            try:
+                st = open_statement(raw, keys, now=now, max_skew=self.skew)
+            except StatementError as exc:
+                raise AdmissionError(str(exc), i) from None
+            if st.predicate.pact != self.pact.id:
+                raise AdmissionError(
+                    f"statement is for pact {st.predicate.pact}, not {self.pact.id}", i
+                )
+            signers[st.predicate.signer] = signers.get(st.predicate.signer, 0) + 1
+            entries.append(st.entry())
+        for member, n in signers.items():
+            self.limiter.take(member, n)
+        return entries
+
+    def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
+        entries = self.admit(raws)
+        indices = self.log.append_many(entries)
+        self.keys.catch_up(self.log)
+        self._wake.set()
+        return [
+            Submitted(i, self.log.leaf_hash(i), e) for i, e in zip(indices, entries, strict=True)
+        ]
+
+    # --- publishing ------------------------------------------------------------------------
+    def _publish_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.publish_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self.publish_now()
+
+    def publish_now(self) -> PublishResult | None:
+        try:
+            current = self.publisher.published()
+            if current is not None and current[0] >= self.log.size:
+                return None
+            result = self.publisher.publish()
+        except Exception as exc:  # a witness or disk problem must not kill the loop
+            import logging
+
+            logging.getLogger("pausepact.server").warning("publish failed: %s", exc)
+            return None
+        with self._published:
+            self._published.notify_all()
+        return result
+
+    def published(self) -> tuple[int, str] | None:
+        return self.publisher.published()
+
+    def wait_published(self, index: int, timeout: float) -> tuple[int, str] | None:
+        """Block until a published checkpoint covers ``index`` (or the timeout)."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        with self._published:
+            while True:
+                cur = self.published()
+                if cur is not None and cur[0] > index:
+                    return cur
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._published.wait(min(left, 0.5))
+                self._wake.set()
+
+    def proof(self, index: int, published: tuple[int, str]) -> TlogProof:
+        size, note = published
+        return TlogProof(index, tuple(self.log.inclusion_proof(index, size)), note)
+
+    # --- state -----------------------------------------------------------------------------
+    def state(self, as_of: datetime | None) -> State:
+        """Replay of the published entries (cached per size and ``as_of``)."""
+        pub = self.published()
+        size = published_size(pub[1]) if pub else 0
+        when = as_of or datetime.now(UTC)
+        key = when.isoformat()
+        cached = self._state_cache
+        if cached is not None and cached[0] == size and cached[1] == key:
+            return cached[2]
+        state = replay(self.pact, self.log.entries(0, size), when)
+        self._state_cache = (size, key, state)
+        return state

@@ -1,0 +1,124 @@
+"""Real server and witness processes on 127.0.0.1 for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pausepact.pact.workspace import DEFAULT_MEMBERS, Workspace, init_workspace
+from pausepact.statements import sign_statement
+from pausepact.statements.keyfiles import load_signer
+
+WITNESSES = ("witness/alpha", "witness/beta")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def process(
+    args: Sequence[str], ready_url: str, log: Path, timeout: float = 30.0
+) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pausepact", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"{args[0]} exited with {proc.returncode}: {log.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(ready_url, timeout=1.0).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args[0]} did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def workspace(root: Path, quorum: int = 2) -> Workspace:
+    members = (*DEFAULT_MEMBERS, *((w, ()) for w in WITNESSES))
+    return init_workspace(root, members=members, key_seed=b"net-tests", witness_quorum=quorum)
+
+
+@contextmanager
+def witness_proc(ws: Workspace, name: str, tmp: Path, port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_vkey = (ws.log_dir / "log.pub").read_text().strip()
+    db = tmp / f"{name.replace('/', '_')}.db"
+    args = [
+        "witness",
+        "serve",
+        "--key",
+        str(ws.key_file(name)),
+        "--log",
+        log_vkey,
+        "--db",
+        str(db),
+        "--port",
+        str(port),
+    ]
+    with process(args, url + "/docs", tmp / f"{name.replace('/', '_')}.log"):
+        yield url
+
+
+@contextmanager
+def server_proc(
+    ws: Workspace,
+    witnesses: Sequence[str],
+    tmp: Path,
+    port: int | None = None,
+    extra: Sequence[str] = (),
+) -> Iterator[str]:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["serve", str(ws.root), "--port", str(port), "--publish-interval", "0.2", *extra]
+    for w in witnesses:
+        args += ["--witness", w]
+    with process(args, url + "/v1/log", tmp / "server.log"):
+        yield url
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def envelope(ws: Workspace, type_name: str, member: str, **fields: Any) -> bytes:
+    signer = load_signer(ws.key_file(member))
+    body = {"pact": ws.pact().id, "signer": member, "time": now(), **fields}
+    return sign_statement(type_name, body, signer).canonical_bytes()
+
+
+def adoptions(ws: Workspace) -> list[bytes]:
+    return [envelope(ws, "pact.adopt", m.name, version=1) for m in ws.pact().members]
