@@ -66,9 +66,29 @@ def process(
                 proc.wait()
 
 
-def workspace(root: Path, quorum: int = 2) -> Workspace:
+PG_URL = os.environ.get("PAUSEPACT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def workspace(root: Path, quorum: int = 2, origin: str = "pact.example.org/log") -> Workspace:
     members = (*DEFAULT_MEMBERS, *((w, ()) for w in WITNESSES))
-    return init_workspace(root, members=members, key_seed=b"net-tests", witness_quorum=quorum)
+    return init_workspace(
+        root, members=members, key_seed=b"net-tests", witness_quorum=quorum, origin=origin
+    )
+
+
+def fresh_pg_origin(tag: str) -> str:
+    """A log origin whose PostgreSQL schema is dropped first (tests run in isolation)."""
+    import uuid
+
+    from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
+
+    origin = f"test.example/{tag}-{uuid.uuid4().hex[:8]}"
+    pool = connect_pool(PG_URL, 1)
+    try:
+        PostgresStore(pool, schema_for(origin)).drop()
+    finally:
+        pool.close()
+    return origin
 
 
 @contextmanager
@@ -100,14 +120,29 @@ def server_proc(
     tmp: Path,
     port: int | None = None,
     extra: Sequence[str] = (),
+    name: str = "server",
 ) -> Iterator[str]:
+    with server_handle(ws, witnesses, tmp, port, extra, name) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def server_handle(
+    ws: Workspace,
+    witnesses: Sequence[str],
+    tmp: Path,
+    port: int | None = None,
+    extra: Sequence[str] = (),
+    name: str = "server",
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server process and its handle (for kill -9 tests)."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     args = ["serve", str(ws.root), "--port", str(port), "--publish-interval", "0.2", *extra]
     for w in witnesses:
         args += ["--witness", w]
-    with process(args, url + "/v1/log", tmp / "server.log"):
-        yield url
+    with process(args, url + "/v1/log", tmp / f"{name}.log") as proc:
+        yield url, proc
 
 
 def now() -> str:
@@ -118,6 +153,28 @@ def envelope(ws: Workspace, type_name: str, member: str, **fields: Any) -> bytes
     signer = load_signer(ws.key_file(member))
     body = {"pact": ws.pact().id, "signer": member, "time": now(), **fields}
     return sign_statement(type_name, body, signer).canonical_bytes()
+
+
+def evidence(ws: Workspace, n: int, tag: str) -> list[bytes]:
+    """``n`` distinct, valid statements (eval results of a suite no threshold reads)."""
+    signer = load_signer(ws.key_file("evaluator/aisi"))
+    pact_id = ws.pact().id
+    t = now()
+    return [
+        sign_statement(
+            "eval.result",
+            {
+                "pact": pact_id,
+                "signer": "evaluator/aisi",
+                "time": t,
+                "model": f"{tag}-{i}",
+                "suite": "load",
+                "metrics": {"score": float(i)},
+            },
+            signer,
+        ).canonical_bytes()
+        for i in range(n)
+    ]
 
 
 def adoptions(ws: Workspace) -> list[bytes]:

@@ -17,6 +17,13 @@ from .common import fail_input, input_errors
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--witness", "witnesses", multiple=True, help="Witness base URL (repeatable).")
+@click.option(
+    "--db",
+    "db_url",
+    default=None,
+    help="postgresql://… to keep the log in PostgreSQL (several servers may share it); "
+    "default: the workspace's embedded SQLite log.",
+)
 @click.option("--rate", default=200.0, show_default=True, help="Statements/s per member.")
 @click.option("--burst", default=2000.0, show_default=True, help="Burst size per member.")
 @click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
@@ -29,6 +36,7 @@ def serve(
     host: str,
     port: int,
     witnesses: tuple[str, ...],
+    db_url: str | None,
     rate: float,
     burst: float,
     max_concurrency: int,
@@ -37,7 +45,8 @@ def serve(
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
     state. Checkpoints are published once the pact's witness quorum cosigned them.
 
-    The embedded SQLite store is the only store so far (PostgreSQL: see docs/SERVER.md)."""
+    With --db postgresql://… the log lives in PostgreSQL: several servers may share it;
+    all accept submissions, one (elected) sequences and publishes."""
     import uvicorn
 
     from ..pact.errors import PactError
@@ -49,6 +58,7 @@ def serve(
     try:
         node = Node.from_workspace(
             directory,
+            db_url,
             witness_urls=list(witnesses),
             rate=rate,
             burst=burst,

@@ -77,6 +77,7 @@ class LogInfo(BaseModel):
     size: int
     published_size: int
     witness_quorum: int
+    sequencer: bool = Field(description="whether this process sequences (always, on SQLite)")
 
 
 class BlobResult(BaseModel):
@@ -270,6 +271,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             size=node.log.size,
             published_size=published_size(pub[1]) if pub else 0,
             witness_quorum=node.pact.pact.witness_quorum,
+            sequencer=bool(getattr(node.log, "is_sequencer", True)),
         )
 
     def _published_size() -> int:

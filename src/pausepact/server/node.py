@@ -16,13 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 from ..pact.policy import Pact, load_pact
 from ..pact.replay import State, _Machine, replay
 from ..statements import StatementError, open_statement
 from ..statements.blobs import BlobStore
+from ..store.base import LogStore
 from ..store.local import LocalLog
-from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..store.reader import TreeReader
+from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
 from .publisher import Publisher, PublishResult, published_size
 
@@ -80,7 +83,7 @@ class KeyTracker:
         self._next = 0
         self._lock = threading.Lock()
 
-    def catch_up(self, log: LocalLog) -> None:
+    def catch_up(self, log: ServedLog) -> None:
         with self._lock:
             size = log.size
             if size > self._next:
@@ -100,10 +103,35 @@ class Submitted:
     entry: bytes
 
 
+class ServedLog(Protocol):
+    """What the server needs of a log: :class:`LocalLog` (SQLite) and
+    :class:`~pausepact.store.pglog.PostgresLog` both provide it."""
+
+    @property
+    def origin(self) -> str: ...
+    @property
+    def reader(self) -> TreeReader: ...
+    @property
+    def store(self) -> LogStore: ...
+
+    @property
+    def size(self) -> int: ...
+    @property
+    def vkey(self) -> str: ...
+    def append_many(self, entries: Sequence[bytes]) -> list[int]: ...
+    def sign_checkpoint(self) -> tuple[int, str]: ...
+    def publish(self, note: str) -> None: ...
+    def leaf_hash(self, index: int) -> bytes: ...
+    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]: ...
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]: ...
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]: ...
+    def close(self) -> None: ...
+
+
 class Node:
     def __init__(
         self,
-        log_dir: str | Path,
+        log: ServedLog,
         pact: Pact,
         *,
         blobs_dir: str | Path | None = None,
@@ -113,7 +141,7 @@ class Node:
         publish_interval: float = 1.0,
     ) -> None:
         self.pact = pact
-        self.log = LocalLog.open(log_dir)
+        self.log = log
         self.blobs = BlobStore(blobs_dir) if blobs_dir is not None else None
         self.origin = pact.pact.log
         if self.log.origin != self.origin:
@@ -145,10 +173,26 @@ class Node:
         self._thread.start()
 
     @classmethod
-    def from_workspace(cls, directory: str | Path, **kwargs: object) -> Node:
+    def from_workspace(
+        cls, directory: str | Path, db_url: str | None = None, **kwargs: Any
+    ) -> Node:
+        """Serve a workspace: its pact, its log key, its blobs; the log itself in the
+        workspace (embedded SQLite) or, with ``db_url``, in PostgreSQL."""
         root = Path(directory)
         pact = load_pact(root / "pact.toml")
-        return cls(root / "log", pact, blobs_dir=root / "blobs", **kwargs)  # type: ignore[arg-type]
+        log: ServedLog
+        if db_url:
+            from ..store.pglog import PostgresLog
+
+            signer = parse_signer_key((root / "log" / "log.key").read_text())
+            log = PostgresLog(db_url, signer)
+        else:
+            log = LocalLog.open(root / "log")
+        try:
+            return cls(log, pact, blobs_dir=root / "blobs", **kwargs)
+        except BaseException:
+            log.close()
+            raise
 
     def close(self) -> None:
         self._stop.set()
@@ -205,6 +249,8 @@ class Node:
             self.publish_now()
 
     def publish_now(self) -> PublishResult | None:
+        if not getattr(self.log, "is_sequencer", True):
+            return None  # on PostgreSQL only the sequencer signs and publishes
         try:
             current = self.publisher.published()
             if current is not None and current[0] >= self.log.size:

@@ -13,15 +13,18 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
-from ..store.local import LocalLog
 from ..tlog.checkpoint import Checkpoint, open_checkpoint
 from ..tlog.errors import TlogError
 from ..tlog.keys import NoteVerifier
 from ..tlog.note import parse_note
 from ..tlog.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest
+
+if TYPE_CHECKING:
+    from .node import ServedLog
 
 log = logging.getLogger("pausepact.publisher")
 MAX_COSIGNATURE_BYTES = 4096
@@ -45,7 +48,7 @@ class PublishResult:
 class Publisher:
     def __init__(
         self,
-        log: LocalLog,
+        log: ServedLog,
         origin: str,
         log_key: NoteVerifier,
         witness_keys: Sequence[NoteVerifier],

@@ -1,0 +1,177 @@
+"""``PostgresLog``: the log on PostgreSQL, for several server processes on one database.
+
+It offers the reading and writing API of :class:`~pausepact.store.local.LocalLog` that
+the server uses. Appends go through the durable submission queue; a background thread
+in every process competes for the sequencer lock, and the winner drains the queue with
+the same :class:`Sequencer` (batch, integrate, commit) as the embedded log. Only the
+sequencer signs and publishes checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from ..tlog.checkpoint import Checkpoint
+from ..tlog.keys import Ed25519Signer, NoteVerifier
+from ..tlog.note import parse_note
+from .base import StoreError
+from .postgres import (
+    LeaderLock,
+    PostgresLeafIndex,
+    PostgresStore,
+    SubmissionQueue,
+    connect_pool,
+    schema_for,
+)
+from .reader import TreeReader
+from .sequencer import Sequencer
+
+log = logging.getLogger("pausepact.pglog")
+MAX_DRAIN = 1000
+
+
+class NotSequencerError(StoreError):
+    """Only the process holding the sequencer lock signs checkpoints."""
+
+
+class PostgresLog:
+    def __init__(
+        self,
+        url: str,
+        signer: Ed25519Signer,
+        *,
+        poll: float = 0.5,
+        submit_timeout: float = 60.0,
+        pool_size: int = 8,
+    ) -> None:
+        self.origin = signer.name
+        self.schema = schema_for(self.origin)
+        self.pool = connect_pool(url, pool_size)
+        self.store = PostgresStore(self.pool, self.schema)
+        self.store.create(self.origin)
+        if self.store.get_meta("origin") != self.origin:
+            raise StoreError(f"schema {self.schema} holds another log")
+        self.index = PostgresLeafIndex(self.pool, self.schema)
+        self.queue = SubmissionQueue(self.pool, self.schema)
+        self.reader = TreeReader(self.store)
+        self.signer = signer
+        self.verifier: NoteVerifier = signer.verifier()
+        self.submit_timeout = submit_timeout
+        self.poll = poll
+        self._lock = LeaderLock(url, self.schema)
+        self._sequencer: Sequencer | None = None
+        self._seq_guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._lead, name="pg-sequencer", daemon=True)
+        self._thread.start()
+
+    # --- the sequencer election -----------------------------------------------------------
+    @property
+    def is_sequencer(self) -> bool:
+        return self._sequencer is not None
+
+    def _lead(self) -> None:
+        idle = 0.002
+        while not self._stop.is_set():
+            if not self._lock.try_acquire():
+                self._drop()
+                self._stop.wait(self.poll)
+                continue
+            if self._sequencer is None:
+                with self._seq_guard:
+                    self._sequencer = Sequencer(
+                        self.store, self.index, self.origin, self.signer, reader=self.reader
+                    )
+                log.info("this process is now the sequencer")
+            try:
+                work = self.queue.pending(MAX_DRAIN)
+                if work:
+                    indices = self._sequencer.sequence([e for _, e in work])
+                    self.queue.resolve(
+                        [(qid, i) for (qid, _), i in zip(work, indices, strict=True)]
+                    )
+                    idle = 0.002
+                    continue
+            except Exception as exc:  # lost the database or the lock: step down, retry
+                log.warning("sequencing failed, stepping down: %s", exc)
+                self._drop()
+                self._lock.release()
+                self._stop.wait(self.poll)
+                continue
+            self._stop.wait(idle)
+            idle = min(idle * 2, 0.02)
+
+    def _drop(self) -> None:
+        with self._seq_guard:
+            if self._sequencer is not None:
+                with contextlib.suppress(Exception):  # it may be broken already
+                    self._sequencer.close()
+                self._sequencer = None
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._drop()
+        self._lock.release()
+        self.pool.close()
+
+    # --- writing ---------------------------------------------------------------------------
+    def append_many(self, entries: Sequence[bytes]) -> list[int]:
+        """Durably queue ``entries`` and wait for the sequencer's indices."""
+        if not entries:
+            return []
+        ids = self.queue.enqueue(entries)
+        return self.queue.wait(ids, self.submit_timeout)
+
+    def append(self, entry: bytes) -> int:
+        return self.append_many([entry])[0]
+
+    def _writer(self) -> Sequencer:
+        with self._seq_guard:
+            if self._sequencer is None:
+                raise NotSequencerError("this process is not the sequencer")
+            return self._sequencer
+
+    def sign_checkpoint(self) -> tuple[int, str]:
+        return self._writer().sign_checkpoint()
+
+    def publish(self, note: str) -> None:
+        size = Checkpoint.parse(parse_note(note).text).size
+        self._writer().publish(size, note)
+
+    # --- reading ---------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return self.store.size()
+
+    @property
+    def vkey(self) -> str:
+        return self.verifier.vkey()
+
+    def latest_checkpoint(self) -> str | None:
+        latest = self.store.latest_checkpoint()
+        return None if latest is None else latest[1]
+
+    def leaf_hash(self, index: int) -> bytes:
+        return self.reader.leaf_hash(index)
+
+    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]:
+        return self.reader.entries(start, self.size if end is None else end)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self.reader.inclusion_proof(index, self.size if size is None else size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        return self.reader.consistency_proof(old, self.size if new is None else new)
+
+    def wait_sequencer(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.is_sequencer:
+                return True
+            time.sleep(0.05)
+        return False
