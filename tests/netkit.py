@@ -149,9 +149,9 @@ def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def envelope(ws: Workspace, type_name: str, member: str, **fields: Any) -> bytes:
-    signer = load_signer(ws.key_file(member))
-    body = {"pact": ws.pact().id, "signer": member, "time": now(), **fields}
+def envelope(ws: Workspace, type_name: str, signed_by: str, **fields: Any) -> bytes:
+    signer = load_signer(ws.key_file(signed_by))
+    body = {"pact": ws.pact().id, "signer": signed_by, "time": now(), **fields}
     return sign_statement(type_name, body, signer).canonical_bytes()
 
 

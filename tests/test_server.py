@@ -195,3 +195,30 @@ def test_client_rejects_a_rolled_back_server(tmp_path: Path) -> None:
         pytest.raises(VerificationError),
     ):
         c2.checkpoint()
+
+
+def test_blobs_entries_proofs_and_state_over_http(net) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    ws, url, _ = net
+    data = b"evidence " * 1000
+    r = httpx.put(url + "/v1/blobs", content=data)
+    assert r.status_code == 200 and r.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    got = httpx.get(url + "/v1/blobs/" + r.json()["sha256"])
+    assert got.content == data and "immutable" in got.headers["cache-control"]
+    assert httpx.get(url + "/v1/blobs/" + "0" * 64).status_code == 404
+    assert httpx.get(url + "/v1/blobs/not-a-digest").status_code == 404
+    with Client(url, ws.pact()) as client:
+        client.submit_batch(adoptions(ws), wait=True)
+        cp = client.checkpoint()
+        entries = client.fetch_entries(0, cp.checkpoint.size)
+        client.verify_inclusion(entries[2], 2, cp)
+    page = httpx.get(url + "/v1/entries", params={"start": 1, "count": 2}).json()
+    assert [base64.b64decode(e) for e in page["entries"]] == entries[1:3]
+    assert httpx.get(url + "/v1/entries", params={"count": 5000}).status_code == 422
+    assert (
+        httpx.get(url + "/v1/proof/inclusion", params={"index": 0, "size": 999}).status_code == 422
+    )
+    state = httpx.get(url + "/v1/state", params={"as_of": "2030-01-01T00:00:00Z"}).json()
+    assert state["phase"] == "active"
+    assert httpx.get(url + "/v1/state", params={"as_of": "2030-01-01T00:00:00"}).status_code == 422

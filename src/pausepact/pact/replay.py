@@ -160,7 +160,7 @@ class _Machine:
     def __init__(
         self, pact: Pact, as_of: datetime, verified: Mapping[int, str] | None = None
     ) -> None:
-        self.verified = verified or {}
+        self.verified: dict[int, str] = dict(verified or {})
         self.pact = pact
         self.as_of = as_of
         self.state = State(pact=pact.id, as_of=_iso(as_of))

@@ -10,9 +10,12 @@ token bucket bounds how fast one member may submit.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,13 +23,13 @@ from typing import Any, Protocol
 
 from ..pact.policy import Pact, load_pact
 from ..pact.replay import State, _Machine, replay
-from ..statements import StatementError, open_statement
 from ..statements.blobs import BlobStore
 from ..store.base import LogStore
 from ..store.local import LocalLog
 from ..store.reader import TreeReader
 from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
+from .admission import Admission
 from .publisher import Publisher, PublishResult, published_size
 
 MAX_ENVELOPE_BYTES = 0xFFFF
@@ -76,24 +79,48 @@ class RateLimiter:
 
 
 class KeyTracker:
-    """Members' current keys, following rotations by replaying new entries in order."""
+    """Members' current keys for admission, following ``key.rotate`` statements.
+
+    Only entries that can change a key (``key.rotate``) go through the replay machine;
+    the rest are skipped after a cheap look at their payload. Admission is a filter:
+    replay of the log stays the authority on which statements count.
+    """
 
     def __init__(self, pact: Pact) -> None:
         self._machine = _Machine(pact, FAR_FUTURE)
         self._next = 0
         self._lock = threading.Lock()
 
-    def catch_up(self, log: ServedLog) -> None:
+    def catch_up(self, log: ServedLog, known: Mapping[int, tuple[str, str]] | None = None) -> None:
+        """Apply new entries; ``known`` maps index → (statement type, verified keyid)
+        for entries this process admitted (no need to look or verify again)."""
         with self._lock:
             size = log.size
-            if size > self._next:
-                for i, raw in enumerate(log.entries(self._next, size), self._next):
-                    self._machine.apply(i, raw)
-                self._next = size
+            if size <= self._next:
+                return
+            for i, raw in enumerate(log.entries(self._next, size), self._next):
+                hint = known.get(i) if known else None
+                if hint is not None:
+                    if hint[0] != "key.rotate":
+                        continue
+                    self._machine.verified[i] = hint[1]
+                elif not _may_rotate(raw):
+                    continue
+                self._machine.apply(i, raw)
+            self._next = size
 
-    def keys(self) -> list[NoteVerifier]:
+    def current(self) -> list[NoteVerifier]:
         with self._lock:
             return list(self._machine.keys.values())
+
+
+def _may_rotate(raw: bytes) -> bool:
+    """False only for entries that certainly are not key.rotate statements."""
+    try:
+        payload = json.loads(raw).get("payload", "")
+        return b"key.rotate" in base64.b64decode(payload)
+    except (ValueError, AttributeError, TypeError, binascii.Error):
+        return True  # let the machine judge (and reject) it
 
 
 @dataclass
@@ -139,6 +166,7 @@ class Node:
         rate: float = 200.0,
         burst: float = 2000.0,
         publish_interval: float = 1.0,
+        admission_workers: int | None = None,
     ) -> None:
         self.pact = pact
         self.log = log
@@ -163,6 +191,7 @@ class Node:
         self.keys = KeyTracker(pact)
         self.keys.catch_up(self.log)
         self.limiter = RateLimiter(rate, burst)
+        self.admission = Admission(admission_workers)
         self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
         self.publish_interval = publish_interval
         self._published = threading.Condition()
@@ -199,41 +228,38 @@ class Node:
         self._wake.set()
         self._thread.join(timeout=10)
         self.publisher.http.close()
+        self.admission.close()
         self.log.close()
 
     # --- admission and sequencing --------------------------------------------------------
-    def admit(self, raws: Sequence[bytes]) -> list[bytes]:
+    def admit(self, raws: Sequence[bytes]) -> list[tuple[bytes, str, str]]:
         """Validate every envelope (nothing is sequenced unless all pass); returns the
-        canonical entries."""
+        canonical entries with their statement type and verified keyid."""
         if not raws:
             raise AdmissionError("no envelopes", status=400)
         if len(raws) > MAX_BATCH:
             raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
-        keys = self.keys.keys()
-        now = datetime.now(UTC)
-        entries = []
-        signers: dict[str, int] = {}
         for i, raw in enumerate(raws):
             if len(raw) > MAX_ENVELOPE_BYTES:
                 raise AdmissionError(f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", i, 413)
-            try:
-                st = open_statement(raw, keys, now=now, max_skew=self.skew)
-            except StatementError as exc:
-                raise AdmissionError(str(exc), i) from None
-            if st.predicate.pact != self.pact.id:
-                raise AdmissionError(
-                    f"statement is for pact {st.predicate.pact}, not {self.pact.id}", i
-                )
-            signers[st.predicate.signer] = signers.get(st.predicate.signer, 0) + 1
-            entries.append(st.entry())
+        vkeys = [k.vkey() for k in self.keys.current()]
+        result = self.admission.check(raws, vkeys, self.pact.id, datetime.now(UTC), self.skew)
+        if isinstance(result, tuple):
+            raise AdmissionError(result[1], result[0])
+        signers: dict[str, int] = {}
+        for _, _, _, signer in result:
+            signers[signer] = signers.get(signer, 0) + 1
         for member, n in signers.items():
             self.limiter.take(member, n)
-        return entries
+        return [(e, t, k) for e, t, k, _ in result]
 
     def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
-        entries = self.admit(raws)
+        admitted = self.admit(raws)
+        entries = [e for e, _, _ in admitted]
         indices = self.log.append_many(entries)
-        self.keys.catch_up(self.log)
+        self.keys.catch_up(
+            self.log, {i: (t, k) for i, (_, t, k) in zip(indices, admitted, strict=True)}
+        )
         self._wake.set()
         return [
             Submitted(i, self.log.leaf_hash(i), e) for i, e in zip(indices, entries, strict=True)

@@ -1,0 +1,190 @@
+"""Benchmark of the log server over HTTP (issue: the network). Prints one JSON document.
+
+Measured in one run, against real server processes on 127.0.0.1 (SQLite, then
+PostgreSQL when reachable), with witness processes cosigning every checkpoint:
+
+* batched submissions end to end (entries/s over HTTP, from signed envelopes to
+  sequenced indices), and the ratio to the machine's raw Ed25519 verify rate × cores
+  measured in the same run (the issue's goal: ≥ 70%);
+* single submissions: throughput, and p50/p99 latency to *sequenced* (the response) and
+  to *published* (``?wait=true``: a witness-cosigned checkpoint covers it, proof returned);
+* static tile reads per second (``/tile/0/…``).
+
+Usage: python benchmarks/bench_server.py [--batched 6000] [--singles 300] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.netkit import (
+    PG_URL,
+    WITNESSES,
+    evidence,
+    fresh_pg_origin,
+    server_proc,
+    witness_proc,
+    workspace,
+)
+
+FAST = ["--rate", "1000000", "--burst", "1000000", "--max-concurrency", "256"]
+
+
+def raw_verify_rate(n: int = 3000) -> float:
+    key = Ed25519PrivateKey.generate()
+    pub = key.public_key()
+    msgs = [os.urandom(600) for _ in range(n)]
+    sigs = [key.sign(m) for m in msgs]
+    t = time.perf_counter()
+    for m, s in zip(msgs, sigs, strict=True):
+        pub.verify(s, m)
+    return n / (time.perf_counter() - t)
+
+
+def batched(url: str, envs: list[bytes], clients: int = 4, batch: int = 500) -> float:
+    chunks = [envs[i : i + batch] for i in range(0, len(envs), batch)]
+    lock = threading.Lock()
+
+    def run() -> None:
+        with httpx.Client(timeout=120) as h:
+            while True:
+                with lock:
+                    if not chunks:
+                        return
+                    chunk = chunks.pop()
+                body = json.dumps({"envelopes": [json.loads(e) for e in chunk]})
+                r = h.post(url + "/v1/statements/batch", content=body)
+                r.raise_for_status()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(envs) / (time.perf_counter() - start)
+
+
+def singles(url: str, envs: list[bytes], wait: bool, clients: int = 8) -> dict[str, float]:
+    lat: list[float] = []
+    todo = list(envs)
+    lock = threading.Lock()
+
+    def run() -> None:
+        with httpx.Client(timeout=120) as h:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    e = todo.pop()
+                t = time.perf_counter()
+                r = h.post(
+                    url + "/v1/statements", content=e, params={"wait": "true"} if wait else None
+                )
+                r.raise_for_status()
+                with lock:
+                    lat.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=run) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    lat.sort()
+    return {
+        "per_second": round(len(envs) / elapsed, 1),
+        "p50_ms": round(1000 * statistics.median(lat), 1),
+        "p99_ms": round(1000 * lat[int(0.99 * (len(lat) - 1))], 1),
+    }
+
+
+def tile_reads(url: str, seconds: float = 3.0, clients: int = 4) -> float:
+    size = httpx.get(url + "/v1/log").json()["published_size"]
+    full = size // 256
+    paths = [f"/tile/0/{i:03d}" for i in range(min(full, 999))] or ["/tile/0/000.p/1"]
+    count = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def run(k: int) -> None:
+        n = 0
+        with httpx.Client(timeout=30) as h:
+            while time.perf_counter() < stop:
+                h.get(url + paths[(n + k) % len(paths)]).raise_for_status()
+                n += 1
+        with lock:
+            count[0] += n
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return count[0] / seconds
+
+
+def measure(
+    tmp: Path, label: str, db: list[str], args: argparse.Namespace, origin: str
+) -> dict[str, object]:
+    ws = workspace(tmp / f"ws-{label}", quorum=1, origin=origin)
+    envs = evidence(ws, args.batched + 2 * args.singles, label)
+    with (
+        witness_proc(ws, WITNESSES[0], tmp) as w,
+        server_proc(ws, [w], tmp, extra=[*db, *FAST], name=label) as url,
+    ):
+        rate = batched(url, envs[: args.batched])
+        seq = singles(url, envs[args.batched : args.batched + args.singles], wait=False)
+        pub = singles(url, envs[args.batched + args.singles :], wait=True)
+        tiles = tile_reads(url)
+    return {
+        "batched_entries_per_second": round(rate, 1),
+        "single_to_sequenced": seq,
+        "single_to_published": pub,
+        "tile_reads_per_second": round(tiles, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batched", type=int, default=6000)
+    ap.add_argument("--singles", type=int, default=300)
+    ap.add_argument("--no-postgres", action="store_true")
+    args = ap.parse_args()
+    cores = os.cpu_count() or 1
+    raw = raw_verify_rate()
+    out: dict[str, object] = {
+        "machine": {"cpus": cores},
+        "raw_ed25519_verify_per_second_one_core": round(raw, 1),
+        "raw_times_cores": round(raw * cores, 1),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        out["sqlite"] = measure(tmp, "sqlite", [], args, "pact.example.org/log")
+        if not args.no_postgres:
+            out["postgres"] = measure(
+                tmp, "postgres", ["--db", PG_URL], args, fresh_pg_origin("bench")
+            )
+    for k in ("sqlite", "postgres"):
+        if k in out:
+            r = out[k]["batched_entries_per_second"]  # type: ignore[index]
+            out[k]["ratio_to_raw_verify_times_cores"] = round(r / (raw * cores), 3)  # type: ignore[index]
+    out["goal"] = "batched over HTTP >= 0.7 x raw Ed25519 verify rate x cores"
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

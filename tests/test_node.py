@@ -1,0 +1,122 @@
+"""Admission rules of the log server's core (no HTTP): each rule refuses, the compliant
+case passes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pausepact.server.node import AdmissionError, Node, RateLimitedError
+from pausepact.statements import sign_statement
+from pausepact.statements.keyfiles import load_signer
+from pausepact.tlog.keys import Ed25519Signer
+from tests.netkit import adoptions, envelope, evidence, workspace
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[tuple[Node, object]]:
+    ws = workspace(tmp_path / "ws", quorum=0)
+    n = Node.from_workspace(ws.root, publish_interval=60, admission_workers=2)
+    try:
+        yield n, ws
+    finally:
+        n.close()
+
+
+def test_valid_statements_are_sequenced_in_order(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    subs = n.submit(adoptions(ws))
+    assert [s.index for s in subs] == list(range(len(subs)))
+
+
+def test_a_batch_with_one_bad_envelope_logs_nothing_and_names_it(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    envs = evidence(ws, 100, "batch")  # large enough for the process pool
+    bad = json.loads(envs[70])
+    bad["signatures"][0]["sig"] = bad["signatures"][0]["sig"][::-1]
+    envs[70] = json.dumps(bad).encode()
+    with pytest.raises(AdmissionError) as exc:
+        n.submit(envs)
+    assert exc.value.item == 70
+    assert n.log.size == 0
+
+
+def test_statements_for_another_pact_are_refused(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    signer = load_signer(ws.key_file("lab/aurora"))
+    body = {"pact": "0" * 64, "signer": "lab/aurora", "time": _now(), "version": 1}
+    with pytest.raises(AdmissionError, match="not"):
+        n.submit([sign_statement("pact.adopt", body, signer).canonical_bytes()])
+
+
+def test_clock_skew_beyond_the_pact_is_refused(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    signer = load_signer(ws.key_file("lab/aurora"))
+    late = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"pact": ws.pact().id, "signer": "lab/aurora", "time": late, "version": 1}
+    with pytest.raises(AdmissionError, match="away from now"):
+        n.submit([sign_statement("pact.adopt", body, signer).canonical_bytes()])
+
+
+def test_oversized_envelopes_and_batches_are_refused(node) -> None:  # type: ignore[no-untyped-def]
+    n, _ws = node
+    with pytest.raises(AdmissionError) as exc:
+        n.submit([b"x" * 70_000])
+    assert exc.value.status == 413
+    with pytest.raises(AdmissionError) as exc:
+        n.submit([b"{}"] * 1001)
+    assert exc.value.status == 413
+    with pytest.raises(AdmissionError) as exc:
+        n.submit([])
+    assert exc.value.status == 400
+
+
+def test_members_are_rate_limited(tmp_path: Path) -> None:
+    ws = workspace(tmp_path / "ws", quorum=0)
+    n = Node.from_workspace(ws.root, publish_interval=60, rate=1, burst=5)
+    try:
+        envs = evidence(ws, 8, "rate")
+        n.submit(envs[:5])
+        with pytest.raises(RateLimitedError) as exc:
+            n.submit(envs[5:8])
+        assert exc.value.status == 429 and exc.value.retry_after > 0
+        n.submit([envelope(ws, "pact.adopt", "lab/aurora", version=1)])  # others unaffected
+    finally:
+        n.close()
+
+
+def test_key_rotation_is_followed_by_admission(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    n.submit(adoptions(ws))
+    new = Ed25519Signer("lab/aurora", b"\x07" * 32)
+    rotate = envelope(
+        ws,
+        "key.rotate",
+        "lab/aurora",
+        member="lab/aurora",
+        new_key=new.verifier().vkey(),
+        reason="rotation",
+    )
+    n.submit([rotate])
+    body = {"pact": ws.pact().id, "signer": "lab/aurora", "time": _now(), "version": 1}
+    signed_new = sign_statement("pact.adopt", body, new).canonical_bytes()
+    assert n.submit([signed_new])[0].index == len(ws.pact().members) + 1
+    old_again = envelope(ws, "pact.adopt", "lab/aurora", version=1)
+    with pytest.raises(AdmissionError, match=r"signature|key"):
+        n.submit([old_again])
+
+
+def test_the_state_is_the_replay_of_the_published_log(node) -> None:  # type: ignore[no-untyped-def]
+    n, ws = node
+    n.submit(adoptions(ws))
+    assert n.state(None).phase == "forming"  # nothing published yet
+    n.publish_now()
+    assert n.state(None).phase == "active"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
