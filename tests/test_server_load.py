@@ -81,6 +81,25 @@ def drive(
     return acked, errors
 
 
+def kill_when_busy(url: str, proc: object, size: int) -> threading.Thread:
+    """SIGKILL ``proc`` once its log holds ``size`` entries: in the middle of the load."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/v1/log", timeout=5).json()["size"] >= size:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        proc.kill()  # type: ignore[attr-defined]
+
+    t = threading.Thread(target=watch)
+    t.start()
+    return t
+
+
 def check_log(
     ws: Workspace, url: str, acked: dict[bytes, int], published_at_least: int = 0
 ) -> None:
@@ -142,11 +161,10 @@ def test_load_on_postgres_with_two_servers(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill_9_of_the_sqlite_sequencer_loses_nothing_acknowledged(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "ws", quorum=1)
-    envs = evidence(ws, 1200, "kill")
+    envs = evidence(ws, 2000, "kill")
     with witness_proc(ws, WITNESSES[0], tmp_path) as w:
         with server_handle(ws, [w], tmp_path, extra=FAST, name="first") as (url, proc):
-            killer = threading.Timer(1.5, proc.kill)
-            killer.start()
+            killer = kill_when_busy(url, proc, 400)
             acked, _ = drive(ws, [url], envs, clients=8, seconds=20, allow_errors=True)
             killer.join()
         assert 0 < len(acked) < len(envs)
@@ -173,8 +191,7 @@ def test_kill_9_of_one_postgres_server_another_takes_over(tmp_path: Path) -> Non
             with Client(b, ws.pact()) as c:
                 c.submit_batch(adoptions(ws), wait=True)  # published before the kill
                 published_before = c.checkpoint().checkpoint.size
-            killer = threading.Timer(1.5, proc_a.kill)
-            killer.start()
+            killer = kill_when_busy(a, proc_a, published_before + 400)
             acked, _ = drive(ws, [a, b], envs, clients=8, seconds=90, allow_errors=True)
             killer.join()
             took_over = time.monotonic()
