@@ -19,12 +19,12 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 
 from ..pact.policy import Pact
-from ..pact.replay import State, replay
+from ..pact.replay import IncrementalReplay, State
 from ..statements.dsse import Envelope
 from ..statements.errors import StatementError
 from ..tlog import merkle
@@ -76,6 +76,7 @@ class Client:
         self.last: VerifiedCheckpoint | None = last_seen
         self._entries: list[bytes] = []
         self._range = merkle.CompactRange()
+        self._replay = IncrementalReplay(pact)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -291,9 +292,11 @@ class Client:
         return list(self._entries)
 
     def follow(self, as_of: datetime | None = None) -> State:
-        """Sync, then replay every verified entry: the pact's state as anyone computes it."""
+        """Sync, then replay the verified entries — incrementally, with exactly the
+        result of ``replay`` over all of them: the pact's state as anyone computes it."""
         self.sync()
-        return replay(self.pact, self._entries, as_of)
+        with self._lock:
+            return self._replay.update(self._entries, as_of or datetime.now(UTC))
 
 
 def _canonical(raw: bytes) -> bytes:

@@ -24,6 +24,7 @@ The rules, each documented in ``docs/PACT.md``:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from bisect import bisect_left
@@ -540,6 +541,19 @@ class _Machine:
         self.state.active_pause = None
 
     # --- rules judged over the whole log, as of ``as_of`` ------------------------------
+    def snapshot(self, as_of: datetime) -> State:
+        """The state as of ``as_of`` *without* ending the machine: duties and
+        violations are computed on a copy, so more entries can be applied later."""
+        real_state, real_as_of = self.state, self.as_of
+        self.state = copy.deepcopy(real_state)
+        self.as_of = as_of
+        self.state.as_of = _iso(as_of)
+        try:
+            self.finish()
+            return self.state
+        finally:
+            self.state, self.as_of = real_state, real_as_of
+
     def finish(self) -> None:
         for pause in self.state.pauses:
             self._duties(pause)
@@ -661,6 +675,48 @@ class _Machine:
                     f"{m.cluster}; {lab} reported {reported:g}",
                     m.period_end,
                 )
+
+
+class IncrementalReplay:
+    """``replay(pact, entries, as_of)`` for a log that grows, without starting over.
+
+    :meth:`update` returns exactly what :func:`replay` returns for the same entries and
+    ``as_of`` (same :meth:`State.to_json` bytes). It keeps a machine that has applied the
+    longest prefix in which no entry was in the future; only entries after the first
+    future one (rare: they are within clock skew) are re-applied on the next update.
+    An ``as_of`` earlier than the previous one starts over.
+    """
+
+    def __init__(self, pact: Pact) -> None:
+        self.pact = pact
+        self._reset()
+
+    def _reset(self) -> None:
+        self._clean = _Machine(self.pact, datetime.min.replace(tzinfo=UTC))
+        self._k = 0
+        self._as_of: datetime | None = None
+
+    def update(self, entries: Sequence[bytes], as_of: datetime) -> State:
+        if as_of.tzinfo is None:
+            raise ValueError("as_of must be timezone-aware")
+        if len(entries) < self._k or (self._as_of is not None and as_of < self._as_of):
+            self._reset()
+        self._as_of = as_of
+        machine = self._clean
+        machine.as_of = as_of
+        working = machine
+        for index in range(self._k, len(entries)):
+            before = working.state.future
+            working.apply(index, entries[index])
+            if working is machine:
+                if working.state.future > before:  # the first future entry: stop the prefix
+                    machine.state.future -= 1
+                    self._k = index
+                    working = copy.deepcopy(machine)
+                    working.state.future += 1
+                else:
+                    self._k = index + 1
+        return working.snapshot(as_of)
 
 
 def replay(
