@@ -69,11 +69,18 @@ def process(
 PG_URL = os.environ.get("PAUSEPACT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def workspace(root: Path, quorum: int = 2, origin: str = "pact.example.org/log") -> Workspace:
+def workspace(
+    root: Path, quorum: int = 2, origin: str = "pact.example.org/log", min_days: float = 30
+) -> Workspace:
     members = (*DEFAULT_MEMBERS, *((w, ()) for w in WITNESSES))
-    return init_workspace(
+    ws = init_workspace(
         root, members=members, key_seed=b"net-tests", witness_quorum=quorum, origin=origin
     )
+    if min_days != 30:
+        text = ws.pact_file.read_text().replace("min_days = 30", f"min_days = {min_days}", 1)
+        ws.pact_file.write_text(text)
+        ws.pact()
+    return ws
 
 
 def fresh_pg_origin(tag: str) -> str:

@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from .demo_cmd import demo
+from .guard_cmd import verify_transcript_cmd
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
 from .risk_cmd import risk
 from .serve_cmd import serve, witness
@@ -34,6 +35,7 @@ cli.add_command(audit)
 cli.add_command(risk)
 cli.add_command(serve)
 cli.add_command(witness)
+cli.add_command(verify_transcript_cmd)
 
 
 def main() -> None:

@@ -1,0 +1,28 @@
+"""What the guard answers, and how a paused job ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: A paused job exits with this code (EX_TEMPFAIL: try again later, i.e. after the resume).
+EXIT_PAUSED = 75
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    pause: int | None = None  # the log entry that began the pause
+    threshold: str | None = None
+    since: str | None = None  # when the pause began (RFC 3339)
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+class PausedError(Exception):
+    """Raised into the training loop when the run must stop; carries the decision."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision

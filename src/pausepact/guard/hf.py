@@ -1,0 +1,52 @@
+"""Hugging Face ``transformers``: a ``TrainerCallback`` that saves, then stops.
+
+    guard = PauseGuard(...).start()
+    trainer = Trainer(..., callbacks=[PauseGuardCallback(guard, tokens_per_step=bs * seq)])
+    trainer.train(resume_from_checkpoint=resume)   # exits with EXIT_PAUSED on a pause
+
+After every optimizer step the callback meters the step and asks the guard. When the run
+may not continue it sets ``should_save`` (the Trainer writes a checkpoint at this step)
+and ``should_training_stop``; when training has ended it logs why and exits with
+:data:`EXIT_PAUSED` (``exit_on_pause=False`` leaves that to the caller, with the
+decision in ``callback.decision``). Resume with ``resume_from_checkpoint=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .decision import EXIT_PAUSED, Decision
+from .pauseguard import PauseGuard
+
+log = logging.getLogger("pausepact.guard")
+
+
+class PauseGuardCallback(TrainerCallback):
+    def __init__(
+        self, guard: PauseGuard, *, tokens_per_step: int | None = None, exit_on_pause: bool = True
+    ) -> None:
+        self.guard = guard
+        self.tokens_per_step = tokens_per_step
+        self.exit_on_pause = exit_on_pause
+        self.decision: Decision | None = None
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.guard.meter.step(self.tokens_per_step)
+        decision = self.guard.allowed()
+        if not decision.allowed:
+            self.decision = decision
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.decision is not None:
+            log.error("training paused at step %s: %s", state.global_step, self.decision.reason)
+            self.guard.close()
+            if self.exit_on_pause:
+                sys.exit(EXIT_PAUSED)
+        return control

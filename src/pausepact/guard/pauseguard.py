@@ -1,0 +1,234 @@
+"""``PauseGuard``: one training run's light client of the pact's log.
+
+A background thread follows the log through :class:`pausepact.Client` — every checkpoint
+verified (log key, witness quorum, consistency with what it saw before), every new entry
+checked against it and replayed incrementally with the same ``replay`` as everyone else —
+and turns the state into a :class:`Decision` for this run. :meth:`PauseGuard.allowed`
+only reads that decision and the time of the last verified refresh, so it costs a few
+microseconds.
+
+Fail-closed: with no verified state fresher than ``max_staleness`` seconds (default
+300) the answer is *no*, saying why; a server caught lying (a checkpoint or entries that
+do not verify, a fork, a rollback) is never believed and the answer is *no* at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from ..client import Client, ClientError, VerificationError
+from ..pact.policy import Pact
+from ..pact.replay import State
+from ..statements import sign_statement
+from ..tlog.keys import Ed25519Signer
+from .decision import Decision, PausedError
+from .meter import ComputeMeter
+
+log = logging.getLogger("pausepact.guard")
+DEFAULT_MAX_STALENESS = 300.0
+DEFAULT_REFRESH = 10.0
+DEFAULT_REPORT_EVERY = 3600.0
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PauseGuard:
+    def __init__(
+        self,
+        url: str,
+        pact: Pact,
+        *,
+        run_id: str,
+        key: Ed25519Signer,
+        cluster: str,
+        scope_tags: Sequence[str] = (),
+        planned_flop: float,
+        model_family: str = "model",
+        purpose: str = "training",
+        refresh_interval: float = DEFAULT_REFRESH,
+        max_staleness: float = DEFAULT_MAX_STALENESS,
+        report_every: float = DEFAULT_REPORT_EVERY,
+        register: bool = True,
+        meter: ComputeMeter | None = None,
+        client: Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.pact = pact
+        self.run_id = run_id
+        self.key = key
+        self.lab = key.name
+        self.cluster = cluster
+        self.scope_tags = list(scope_tags)
+        self.planned_flop = planned_flop
+        self.model_family = model_family
+        self.purpose = purpose
+        self.refresh_interval = refresh_interval
+        self.max_staleness = max_staleness
+        self.report_every = report_every
+        self.register = register
+        self.meter = meter or ComputeMeter()
+        self.client = client or Client(url, pact)
+        self._clock = clock
+        rules = pact.pause
+        self._covered_by_rules = bool(set(self.scope_tags) & set(rules.covers)) or (
+            rules.training_above_flop is not None and planned_flop > rules.training_above_flop
+        )
+        # The decision and the time it was verified, swapped as one tuple (atomic).
+        self._current: tuple[Decision, float] = (
+            Decision(False, "no verified state of the pact's log yet"),
+            float("-inf"),
+        )
+        self._broken: str | None = None
+        self.state: State | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_report = self._clock()
+        self._report_lock = threading.Lock()
+
+    # --- the hot path ---------------------------------------------------------------------
+    def allowed(self) -> Decision:
+        """May this run continue? Answered from the last verified refresh."""
+        decision, verified_at = self._current
+        if self._broken is not None:
+            return Decision(False, self._broken)
+        age = self._clock() - verified_at
+        if age > self.max_staleness:
+            return Decision(
+                False,
+                f"fail-closed: no verified state of the pact's log for "
+                f"{'ever' if age == float('inf') else f'{age:.0f} s'} "
+                f"(max_staleness {self.max_staleness:g} s); the log server may be unreachable",
+            )
+        return decision
+
+    def step(self, tokens: int | None = None, flop: float | None = None) -> None:
+        """The step hook: meter one training step, then raise :class:`PausedError` if
+        the run may not continue."""
+        self.meter.step(tokens, flop)
+        decision = self.allowed()
+        if not decision.allowed:
+            raise PausedError(decision)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> PauseGuard:
+        """First verified refresh (raises if it fails), registration, background thread."""
+        self.refresh(raise_errors=True)
+        if self.register:
+            self.ensure_registered()
+        self._thread = threading.Thread(target=self._loop, name="pauseguard", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self, final_report: bool = True) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        if final_report:
+            try:
+                self.report_compute()
+            except ClientError as exc:
+                log.warning("final compute report not filed: %s", exc)
+        self.client.close()
+
+    def __enter__(self) -> PauseGuard:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.refresh_interval):
+            self.refresh()
+            if self._clock() - self._last_report >= self.report_every:
+                try:
+                    self.report_compute()
+                except ClientError as exc:
+                    log.warning("compute report not filed: %s", exc)
+
+    # --- refresh ---------------------------------------------------------------------------
+    def refresh(self, raise_errors: bool = False) -> Decision:
+        """Follow the log once and recompute the decision."""
+        try:
+            state = self.client.follow(datetime.now(UTC))
+        except VerificationError as exc:
+            self._broken = f"fail-closed: the pact's log server is not verifiable: {exc}"
+            log.error("%s", self._broken)
+            if raise_errors:
+                raise
+            return self.allowed()
+        except ClientError as exc:
+            log.warning("refresh failed (still using the state verified earlier): %s", exc)
+            if raise_errors:
+                raise
+            return self.allowed()
+        self.state = state
+        decision = self.decide(state)
+        self._current = (decision, self._clock())
+        return decision
+
+    def decide(self, state: State) -> Decision:
+        run = state.runs.get(self.run_id)
+        covered = run.covered if run is not None else self._covered_by_rules
+        if state.phase != "paused" or state.active_pause is None:
+            return Decision(True, f"pact {state.phase}: no pause in force")
+        pause = state.pause(state.active_pause)
+        assert pause is not None
+        what = f"threshold {pause.threshold}" if pause.threshold else pause.cause
+        if not covered:
+            return Decision(
+                True, f"pause #{pause.index} ({what}) does not cover run {self.run_id}",
+                pause.index, pause.threshold, pause.started_at,
+            )  # fmt: skip
+        return Decision(
+            False,
+            f"paused by the pact since {pause.started_at} (entry #{pause.index}, {what}): "
+            f"{pause.detail}",
+            pause.index,
+            pause.threshold,
+            pause.started_at,
+        )
+
+    # --- statements the guard files --------------------------------------------------------
+    def _sign(self, type_name: str, **fields: object) -> bytes:
+        body = {"pact": self.pact.id, "signer": self.lab, "time": _iso(datetime.now(UTC)), **fields}
+        return sign_statement(type_name, body, self.key).canonical_bytes()
+
+    def ensure_registered(self) -> None:
+        """Log ``run.register`` unless the lab already registered this run."""
+        if self.state is not None and self.run_id in self.state.runs:
+            return
+        env = self._sign(
+            "run.register",
+            run_id=self.run_id,
+            purpose=self.purpose,
+            scope_tags=self.scope_tags,
+            planned_flop=self.planned_flop,
+            cluster=self.cluster,
+            model_family=self.model_family,
+        )
+        self.client.submit(env)
+        log.info("registered run %s", self.run_id)
+
+    def report_compute(self) -> int | None:
+        """File a signed ``compute.report`` for the compute metered since the last one."""
+        with self._report_lock:
+            period = self.meter.take_period()
+            self._last_report = self._clock()
+            if period is None:
+                return None
+            start, end, flop, hours = period
+            env = self._sign(
+                "compute.report",
+                run_id=self.run_id,
+                period_start=_iso(start),
+                period_end=_iso(end),
+                flop=flop,
+                accelerator_hours=hours,
+            )
+            return self.client.submit(env).index

@@ -1,0 +1,43 @@
+"""Plain PyTorch (or any loop): a step hook and a context manager.
+
+    guard = PauseGuard(...).start()
+    with guarded(guard, save=lambda d: torch.save(state, "ckpt.pt")):
+        for batch in data:
+            loss = train_step(batch)
+            guard.step(tokens=batch_tokens)      # raises PausedError when paused
+
+On a pause the context manager calls ``save`` with the decision, logs why, files the final
+compute report and exits the process with :data:`EXIT_PAUSED` (75). On resume, load the
+saved state and start the loop again; the guard lets it continue once the pact resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from .decision import EXIT_PAUSED, Decision, PausedError
+from .pauseguard import PauseGuard
+
+log = logging.getLogger("pausepact.guard")
+
+
+@contextmanager
+def guarded(
+    guard: PauseGuard, save: Callable[[Decision], None], *, exit: bool = True
+) -> Iterator[PauseGuard]:
+    """Run the body; on :class:`PausedError` save, log, report and exit (or re-raise
+    when ``exit`` is false)."""
+    try:
+        yield guard
+    except PausedError as paused:
+        save(paused.decision)
+        log.error("training paused: %s", paused.decision.reason)
+        guard.close()
+        if exit:
+            sys.exit(EXIT_PAUSED)
+        raise
+    else:
+        guard.close()

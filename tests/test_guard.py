@@ -1,0 +1,257 @@
+"""PauseGuard against a real log server: a pause logged mid-training stops the loop
+within one refresh plus one step with its state saved; resume continues; an unreachable
+server fails closed after max_staleness; a lying server is never believed."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from pausepact.client import Client, VerificationError
+from pausepact.guard import EXIT_PAUSED, PausedError, PauseGuard
+from pausepact.guard.meter import ComputeMeter
+from pausepact.guard.torch_loop import guarded
+from pausepact.pact.workspace import Workspace
+from pausepact.statements.keyfiles import load_signer
+from tests.guardkit import batch, make, train_step
+from tests.netkit import adoptions, envelope, server_handle, server_proc, workspace
+
+REFRESH = 0.2
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[Workspace, str]]:
+    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
+    with server_proc(ws, [], tmp_path) as url:
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        yield ws, url
+
+
+def new_guard(ws: Workspace, url: str, **kw: object) -> PauseGuard:
+    model, _ = make()
+    params = sum(p.numel() for p in model.parameters())
+    opts: dict[str, object] = {
+        "run_id": "tiny-1",
+        "key": load_signer(ws.key_file("lab/aurora")),
+        "cluster": "aurora-east",
+        "scope_tags": ["training_above_flop"],
+        "planned_flop": 1e26,
+        "refresh_interval": REFRESH,
+        "max_staleness": 30.0,
+        "meter": ComputeMeter(parameters=params),
+    }
+    opts.update(kw)
+    return PauseGuard(url, ws.pact(), **opts)  # type: ignore[arg-type]
+
+
+def declare_pause(ws: Workspace, url: str) -> tuple[int, float]:
+    with Client(url, ws.pact()) as c:
+        r = c.submit(
+            envelope(ws, "pause.declare", "evaluator/aisi", reason="test", evidence=[]), wait=True
+        )
+    return r.index, time.monotonic()
+
+
+def resume(ws: Workspace, url: str, pause: int) -> None:
+    with Client(url, ws.pact()) as c:
+        case = c.submit(
+            envelope(ws, "safety.case", "lab/aurora", pause=pause, blob="ab" * 32, summary="fixed")
+        ).index
+        c.submit(
+            envelope(
+                ws, "safety.review", "evaluator/aisi", pause=pause, case=case, verdict="accept"
+            )
+        )
+        votes = [
+            envelope(ws, "resume.vote", m, pause=pause)
+            for m in ("lab/aurora", "lab/borealis", "evaluator/aisi")
+        ]
+        c.submit_batch(votes, wait=True)
+
+
+def test_pause_stops_the_loop_within_one_refresh_plus_one_step(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws, url = live
+    guard = new_guard(ws, url).start()
+    model, opt = make()
+    step_time = 0.02
+    published: dict[str, float] = {}
+    saved = tmp_path / "paused.pt"
+
+    def pauser() -> None:
+        time.sleep(0.5)
+        index, t = declare_pause(ws, url)
+        published["index"], published["t"] = index, t
+
+    threading.Thread(target=pauser).start()
+    step = 0
+    with (
+        pytest.raises(PausedError) as exc,
+        guarded(
+            guard,
+            save=lambda d: torch.save(
+                {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step}, saved
+            ),
+            exit=False,
+        ),
+    ):
+        while step < 10_000:
+            train_step(model, opt, batch(step))
+            time.sleep(step_time)
+            step += 1
+            guard.step(tokens=16)
+    stopped = time.monotonic()
+    assert exc.value.decision.pause == published["index"]
+    assert "paused by the pact" in exc.value.decision.reason
+    assert (
+        stopped - published["t"] <= REFRESH + step_time + 0.5
+    )  # one refresh (+ its HTTP) + one step
+    assert torch.load(saved, weights_only=True)["step"] == step
+    state = Client(url, ws.pact()).follow()
+    assert "tiny-1" in state.runs and state.runs["tiny-1"].covered  # the guard registered it
+
+
+def test_exit_code_and_resume_continue_from_the_saved_state(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws, url = live
+    index, _ = declare_pause(ws, url)
+    guard = new_guard(ws, url).start()
+    model, opt = make()
+    saved = tmp_path / "paused.pt"
+    with (
+        pytest.raises(SystemExit) as exc,
+        guarded(
+            guard,
+            save=lambda d: torch.save(
+                {"model": model.state_dict(), "optimizer": opt.state_dict()}, saved
+            ),
+        ),
+    ):
+        train_step(model, opt, batch(0))
+        guard.step(tokens=16)
+    assert exc.value.code == EXIT_PAUSED
+    resume(ws, url, index)
+    again = new_guard(ws, url).start()
+    assert again.allowed().allowed, again.allowed().reason
+    model2, opt2 = make(seed=99)
+    state = torch.load(saved, weights_only=True)
+    model2.load_state_dict(state["model"])
+    opt2.load_state_dict(state["optimizer"])
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.parameters(), model2.parameters(), strict=True)
+    )
+    with guarded(again, save=lambda d: None, exit=False):
+        for s in range(1, 5):
+            train_step(model2, opt2, batch(s))
+            again.step(tokens=16)
+
+
+def test_compute_is_reported_signed_at_the_end(live) -> None:  # type: ignore[no-untyped-def]
+    ws, url = live
+    guard = new_guard(ws, url).start()
+    for _ in range(10):
+        guard.step(tokens=16)
+    time.sleep(1.1)  # a reporting period needs a positive length (seconds)
+    guard.close()
+    time.sleep(1.0)
+    with Client(url, ws.pact()) as c:
+        c.sync()
+        import base64
+        import json
+
+        reports = []
+        for raw in c.entries:
+            payload = json.loads(base64.b64decode(json.loads(raw)["payload"]))
+            if payload["predicateType"].endswith("compute.report/v1"):
+                reports.append(payload["predicate"])
+    assert reports and reports[-1]["run_id"] == "tiny-1"
+    params = guard.meter.parameters
+    assert params is not None
+    assert sum(r["flop"] for r in reports) == pytest.approx(6 * params * 16 * 10)
+
+
+def test_an_unreachable_server_fails_closed_after_max_staleness(tmp_path: Path) -> None:
+    ws = workspace(tmp_path / "ws", quorum=0)
+    with server_handle(ws, [], tmp_path) as (url, proc):
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        guard = new_guard(ws, url, max_staleness=1.0).start()
+        assert guard.allowed().allowed
+        proc.kill()
+        proc.wait()
+        time.sleep(1.5)
+        d = guard.allowed()
+        assert not d.allowed and "fail-closed" in d.reason and "max_staleness" in d.reason
+        guard.close(final_report=False)
+
+
+def test_a_rolled_back_server_is_never_believed(tmp_path: Path) -> None:
+    ws = workspace(tmp_path / "ws", quorum=0)
+    envs = adoptions(ws)
+    with server_proc(ws, [], tmp_path) as url:
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(envs[:3], wait=True)
+        shutil.copytree(ws.root, tmp_path / "old")
+        guard = new_guard(ws, url, register=False, max_staleness=60).start()
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(envs[3:], wait=True)
+        guard.refresh()
+        assert guard.allowed().allowed
+        seen = guard.client.last
+        guard.close(final_report=False)
+    with server_proc(Workspace(tmp_path / "old"), [], tmp_path) as old_url:
+        liar = Client(old_url, ws.pact(), last_seen=seen)
+        g2 = new_guard(ws, old_url, register=False, client=liar)
+        with pytest.raises(VerificationError):
+            g2.start()
+        d = g2.allowed()
+        assert not d.allowed and "not verifiable" in d.reason
+
+
+def test_a_forged_checkpoint_is_rejected(tmp_path: Path) -> None:
+    """A server signing with a key that is not the pact's log key is refused at once."""
+    import http.server
+
+    from pausepact.tlog.checkpoint import Checkpoint
+    from pausepact.tlog.keys import Ed25519Signer
+    from pausepact.tlog.merkle import EMPTY_ROOT
+
+    ws = workspace(tmp_path / "ws", quorum=0)
+    forged = Checkpoint(ws.pact().pact.log, 0, EMPTY_ROOT).sign(
+        Ed25519Signer(ws.pact().pact.log, b"\x01" * 32)
+    )
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = forged.encode()
+            self.send_response(200)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        guard = new_guard(ws, f"http://127.0.0.1:{server.server_address[1]}", register=False)
+        with pytest.raises(VerificationError):
+            guard.start()
+        assert not guard.allowed().allowed
+    finally:
+        server.shutdown()
+
+
+def test_allowed_is_a_few_microseconds(live) -> None:  # type: ignore[no-untyped-def]
+    """Not a timing assertion (see benchmarks/bench_guard.py): it answers from memory."""
+    ws, url = live
+    guard = new_guard(ws, url).start()
+    for _ in range(1000):
+        assert guard.allowed().allowed
+    guard.close(final_report=False)

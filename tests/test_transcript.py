@@ -1,0 +1,169 @@
+"""Training transcripts: honest runs verify; a tampered state, a skipped segment,
+reordered data or a swapped optimizer state is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pausepact.cli import cli
+from pausepact.guard.transcript import (
+    StateHasher,
+    TranscriptRecorder,
+    data_digest,
+    state_file,
+    verify_transcript,
+)
+from tests.guardkit import Program, batch, make, train_step
+
+EVERY = 5
+STEPS = 23  # the last segment is short (20..23)
+
+
+def record(tmp: Path, steps: int = STEPS) -> tuple[Path, Path, TranscriptRecorder]:
+    model, opt = make()
+    path, states = tmp / "transcript.jsonl", tmp / "states"
+    rec = TranscriptRecorder(path, "tiny-1", EVERY, states_dir=states)
+    rec.start(model, opt)
+    order = [(7 * s) % 50 for s in range(1, steps + 1)]  # the data order actually used
+    for s, bid in enumerate(order, 1):
+        train_step(model, opt, batch(bid))
+        rec.after_step(s, model, opt, bid)
+    rec.finish(model, opt)
+    return path, states, rec
+
+
+def lines(path: Path) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def write(path: Path, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_an_honest_run_verifies_bitwise(tmp_path: Path) -> None:
+    path, states, rec = record(tmp_path)
+    assert [c.step for c in rec.commitments] == [0, 5, 10, 15, 20, 23]
+    report = verify_transcript(
+        path, states, Program(), samples=10, seed=1, expected_root=rec.statement()["root"]
+    )
+    assert report.ok, report.to_dict()
+    assert len(report.segments) == 5 and all("bitwise" in s.detail for s in report.segments)
+    fields = rec.statement()
+    assert (
+        fields["steps"] == STEPS and fields["commit_every"] == EVERY and len(fields["root"]) == 64
+    )
+
+
+def test_the_state_commitment_covers_every_byte_of_model_and_optimizer() -> None:
+    h = StateHasher(chunk=64)  # tiny chunks: many leaves, chunks spanning tensors
+    model, opt = make()
+    train_step(model, opt, batch(0))
+    root = h.root(model, opt)
+    assert h.root(model, opt) == root
+    with torch.no_grad():
+        next(model.parameters()).view(-1)[3] += 1e-7
+    assert h.root(model, opt) != root
+    model2, opt2 = make()
+    train_step(model2, opt2, batch(0))
+    opt2.state_dict()  # same model, optimizer moments differ after a different step:
+    train_step(model2, opt2, batch(1))
+    model2.load_state_dict(model.state_dict())
+    assert h.root(model2, opt2) != h.root(model, opt)
+
+
+def test_a_tampered_saved_state_is_caught(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path)
+    sd = torch.load(state_file(states, 10), weights_only=True)
+    sd["model"]["body.0.weight"][0, 0] += 0.01
+    torch.save(sd, state_file(states, 10))
+    report = verify_transcript(path, states, Program(), samples=10, seed=1)
+    assert not report.ok
+    bad = [s for s in report.segments if not s.ok]
+    assert bad[0].start == 10 and "does not match its commitment" in bad[0].detail
+
+
+def test_a_swapped_optimizer_state_is_caught(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path)
+    sd = torch.load(state_file(states, 15), weights_only=True)
+    other = torch.load(state_file(states, 5), weights_only=True)
+    sd["optimizer"] = other["optimizer"]
+    torch.save(sd, state_file(states, 15))
+    report = verify_transcript(path, states, Program(), samples=10, seed=3)
+    assert not report.ok and any(s.start == 15 and not s.ok for s in report.segments)
+
+
+def test_a_skipped_segment_is_caught(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path)
+    rows = lines(path)
+    del rows[3]  # the commitment at step 10
+    write(path, rows)
+    report = verify_transcript(path, states, Program(), seed=1)
+    assert not report.ok and any("skipped" in p for p in report.structure)
+
+
+def test_reordered_data_is_caught(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path)
+    rows = lines(path)
+    rows[2]["batches"][0], rows[2]["batches"][1] = rows[2]["batches"][1], rows[2]["batches"][0]
+    write(path, rows)
+    report = verify_transcript(path, states, Program(), seed=1)
+    assert not report.ok and any("data digest" in p for p in report.structure)
+    rows[2]["data"] = data_digest(rows[2]["batches"])  # a consistent lie about the order
+    write(path, rows)
+    report = verify_transcript(path, states, Program(), samples=10, seed=1)
+    assert not report.ok
+    assert any(s.end == 5 and "does not reproduce" in s.detail for s in report.segments)
+
+
+def test_tolerance_mode_accepts_honest_and_rejects_distant_states(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path)
+    assert verify_transcript(path, states, Program(), samples=10, seed=1, tolerance=1e-6).ok
+    rows = lines(path)
+    rows[4]["state"] = "00" * 32  # the commitment at 15 no longer matches anything
+    write(path, rows)
+    report = verify_transcript(path, states, Program(), samples=10, seed=1, tolerance=1e-6)
+    assert not report.ok
+
+
+def test_sampling_depends_on_the_seed(tmp_path: Path) -> None:
+    path, states, _ = record(tmp_path, steps=60)
+    picks = {
+        tuple(
+            s.start for s in verify_transcript(path, states, Program(), samples=2, seed=k).segments
+        )
+        for k in range(8)
+    }
+    assert len(picks) > 1
+
+
+def test_verify_transcript_cli(tmp_path: Path) -> None:
+    path, states, rec = record(tmp_path)
+    args = [
+        "verify-transcript",
+        str(path),
+        "--states",
+        str(states),
+        "--program",
+        "tests.guardkit:Program",
+    ]
+    r = CliRunner().invoke(
+        cli, [*args, "--samples", "10", "--json", "--root", rec.statement()["root"]]
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["ok"] is True
+    r = CliRunner().invoke(cli, [*args, "--root", "00" * 32])
+    assert r.exit_code == 1 and "root" in r.output
+    r = CliRunner().invoke(cli, [*args[:4], "--program", "no.such:thing"])
+    assert r.exit_code == 2
+
+
+def test_malformed_transcripts_are_input_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "t.jsonl"
+    bad.write_text('{"version": 1, "run_id": "r", "commit_every": 5, "chunk": 1}\n{"step": "x"}\n')
+    with pytest.raises(Exception, match="not a commitment record"):
+        verify_transcript(bad, tmp_path, Program())
