@@ -227,7 +227,7 @@ def test_a_forged_checkpoint_is_rejected(tmp_path: Path) -> None:
     )
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = forged.encode()
             self.send_response(200)
             self.send_header("content-length", str(len(body)))

@@ -1,0 +1,155 @@
+"""The Hugging Face and Lightning integrations with tiny models built here: a pause
+logged mid-training saves a checkpoint, stops (Lightning: before min_steps) and exits
+with EXIT_PAUSED; after the resume the job continues from that checkpoint."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from pausepact.client import Client
+from pausepact.guard import EXIT_PAUSED
+from tests.guardkit import batch
+from tests.netkit import adoptions, server_proc, workspace
+from tests.test_guard import declare_pause, new_guard, resume
+
+
+class Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
+    def __len__(self) -> int:
+        return 10_000
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        x, y = batch(i)
+        return {"x": x[0], "labels": y[0]}
+
+
+def pause_soon(ws: Any, url: str, box: dict[str, int], delay: float = 1.0) -> None:
+    def go() -> None:
+        time.sleep(delay)
+        box["pause"] = declare_pause(ws, url)[0]
+
+    threading.Thread(target=go).start()
+
+
+@pytest.fixture
+def live(tmp_path: Path):  # type: ignore[no-untyped-def]
+    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
+    with server_proc(ws, [], tmp_path) as url:
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        yield ws, url
+
+
+def test_hugging_face_trainer_saves_stops_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from transformers import Trainer, TrainingArguments
+
+    from pausepact.guard.hf import PauseGuardCallback
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(8, 1)
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            time.sleep(0.01)
+            return {"loss": nn.functional.mse_loss(self.net(x), labels)}
+
+    ws, url = live
+    out = tmp_path / "hf"
+    args = TrainingArguments(
+        output_dir=str(out),
+        max_steps=100_000,
+        per_device_train_batch_size=4,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        logging_strategy="no",
+        disable_tqdm=True,
+    )
+    box: dict[str, int] = {}
+    guard = new_guard(ws, url, run_id="hf-1").start()
+    trainer = Trainer(
+        model=Model(),
+        args=args,
+        train_dataset=Data(),
+        callbacks=[PauseGuardCallback(guard, tokens_per_step=4)],
+    )
+    pause_soon(ws, url, box)
+    with pytest.raises(SystemExit) as exc:
+        trainer.train()
+    assert exc.value.code == EXIT_PAUSED
+    checkpoints = sorted(out.glob("checkpoint-*"))
+    assert len(checkpoints) == 1
+    paused_at = int(checkpoints[0].name.split("-")[1])
+    assert 0 < paused_at < 100_000
+    resume(ws, url, box["pause"])
+    guard2 = new_guard(ws, url, run_id="hf-1").start()
+    args2 = TrainingArguments(
+        output_dir=str(out),
+        max_steps=paused_at + 5,
+        per_device_train_batch_size=4,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        logging_strategy="no",
+        disable_tqdm=True,
+    )
+    cb = PauseGuardCallback(guard2, tokens_per_step=4)
+    trainer2 = Trainer(model=Model(), args=args2, train_dataset=Data(), callbacks=[cb])
+    result = trainer2.train(resume_from_checkpoint=str(checkpoints[0]))
+    assert result.global_step == paused_at + 5 and cb.decision is None
+
+
+def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import lightning.pytorch as pl
+
+    from pausepact.guard.lightning import PauseGuardCallback, exit_on_pause
+
+    class Module(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(8, 1)
+
+        def training_step(self, b: dict[str, torch.Tensor], i: int) -> torch.Tensor:
+            time.sleep(0.01)
+            return nn.functional.mse_loss(self.net(b["x"]), b["labels"])
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    ws, url = live
+    ckpt = tmp_path / "paused.ckpt"
+    loader = torch.utils.data.DataLoader(Data(), batch_size=4)
+    common: dict[str, Any] = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    box: dict[str, int] = {}
+    guard = new_guard(ws, url, run_id="pl-1").start()
+    trainer = pl.Trainer(
+        max_steps=100_000, min_steps=50_000, callbacks=[PauseGuardCallback(guard, ckpt)], **common
+    )
+    pause_soon(ws, url, box)
+    with pytest.raises(SystemExit) as exc, exit_on_pause(guard):
+        trainer.fit(Module(), loader)
+    assert exc.value.code == EXIT_PAUSED
+    assert ckpt.exists()
+    paused_at = torch.load(ckpt, weights_only=False)["global_step"]
+    assert 0 < paused_at < 50_000  # stopped before min_steps
+    resume(ws, url, box["pause"])
+    guard2 = new_guard(ws, url, run_id="pl-1").start()
+    trainer2 = pl.Trainer(
+        max_steps=paused_at + 5, callbacks=[PauseGuardCallback(guard2, ckpt)], **common
+    )
+    trainer2.fit(Module(), loader, ckpt_path=str(ckpt))
+    assert trainer2.global_step == paused_at + 5
+    guard2.close(final_report=False)
