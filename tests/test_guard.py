@@ -255,3 +255,37 @@ def test_allowed_is_a_few_microseconds(live) -> None:  # type: ignore[no-untyped
     for _ in range(1000):
         assert guard.allowed().allowed
     guard.close(final_report=False)
+
+
+def test_the_pytorch_example_exits_75_on_a_pause_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    ws, url = live
+    example = Path(__file__).parents[1] / "examples" / "guard_pytorch.py"
+    out = tmp_path / "run"
+    args = [
+        sys.executable,
+        str(example),
+        "--url",
+        url,
+        "--pact",
+        str(ws.pact_file),
+        "--key",
+        str(ws.key_file("lab/aurora")),
+        "--cluster",
+        "aurora-east",
+        "--out",
+        str(out),
+        "--refresh",
+        "0.2",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(4)
+    index, _ = declare_pause(ws, url)
+    assert proc.wait(60) == 75, proc.stdout.read().decode() if proc.stdout else ""
+    step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    assert step > 0
+    resume(ws, url, index)
+    done = subprocess.run([*args, "--steps", str(step + 20)], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()

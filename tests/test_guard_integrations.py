@@ -153,3 +153,34 @@ def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> N
     trainer2.fit(Module(), loader, ckpt_path=str(ckpt))
     assert trainer2.global_step == paused_at + 5
     guard2.close(final_report=False)
+
+
+def test_lightning_processes_agree_one_stop_stops_all(tmp_path: Path) -> None:
+    """The decision is reduced across processes (any stop, all stop): a process whose own
+    guard still allows training stops when another process was told to pause."""
+    from pausepact.guard import Decision, PausedError
+    from pausepact.guard.lightning import PauseGuardCallback
+
+    class Guard:
+        meter = type("M", (), {"step": staticmethod(lambda *a: 0.0)})()
+
+        def allowed(self) -> Decision:
+            return Decision(True, "this process sees no pause")
+
+    saved: list[str] = []
+
+    class Strategy:
+        def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:
+            assert all is False  # "any process says stop"
+            return True  # another rank voted stop
+
+    class Trainer:
+        strategy = Strategy()
+
+        def save_checkpoint(self, path: str) -> None:
+            saved.append(path)
+
+    cb = PauseGuardCallback(Guard(), tmp_path / "x.ckpt")  # type: ignore[arg-type]
+    with pytest.raises(PausedError) as exc:
+        cb.on_train_batch_end(Trainer(), None, None, None, 0)
+    assert saved and "another process" in exc.value.decision.reason
