@@ -184,3 +184,49 @@ def test_lightning_processes_agree_one_stop_stops_all(tmp_path: Path) -> None:
     with pytest.raises(PausedError) as exc:
         cb.on_train_batch_end(Trainer(), None, None, None, 0)
     assert saved and "another process" in exc.value.decision.reason
+
+
+def test_lightning_ddp_ranks_stop_together(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two real DDP processes (CPU, gloo): only rank 0 sees the pause; both stop at the
+    same step."""
+    import json
+    import subprocess
+    import sys
+
+    ws, url = live
+    child = Path(__file__).parent / "ddp_child.py"
+    out = tmp_path / "ddp"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(child),
+            url,
+            str(ws.pact_file),
+            str(ws.key_file("lab/aurora")),
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if proc.poll() is not None:
+            break
+        with Client(url, ws.pact()) as c:
+            if "ddp-1" in c.follow().runs:
+                break
+    time.sleep(3)
+    declare_pause(ws, url)
+    try:
+        code = proc.wait(180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = proc.stdout.read().decode() if proc.stdout else ""
+    assert code == EXIT_PAUSED, log[-3000:]
+    steps = [json.loads((out / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert steps[0]["step"] == steps[1]["step"] > 0, log[-2000:]
+    assert "another process" in steps[1]["reason"]
