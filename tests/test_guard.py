@@ -257,16 +257,26 @@ def test_allowed_is_a_few_microseconds(live) -> None:  # type: ignore[no-untyped
     guard.close(final_report=False)
 
 
-def test_the_pytorch_example_exits_75_on_a_pause_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    ("example", "resumed_marker"),
+    [
+        ("guard_pytorch.py", "checkpoint.pt"),
+        ("guard_hf.py", "checkpoint-"),
+        ("guard_lightning.py", "paused.ckpt"),
+    ],
+)
+def test_each_example_exits_75_on_a_pause_and_resumes(
+    live, tmp_path: Path, example: str, resumed_marker: str
+) -> None:  # type: ignore[no-untyped-def]
     import subprocess
     import sys
 
     ws, url = live
-    example = Path(__file__).parents[1] / "examples" / "guard_pytorch.py"
+    script = Path(__file__).parents[1] / "examples" / example
     out = tmp_path / "run"
     args = [
         sys.executable,
-        str(example),
+        str(script),
         "--url",
         url,
         "--pact",
@@ -279,13 +289,56 @@ def test_the_pytorch_example_exits_75_on_a_pause_and_resumes(live, tmp_path: Pat
         str(out),
         "--refresh",
         "0.2",
+        "--run-id",
+        example.replace(".py", "").replace("_", "-"),
     ]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(4)
+    deadline = time.monotonic() + 90
+    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(3)
     index, _ = declare_pause(ws, url)
-    assert proc.wait(60) == 75, proc.stdout.read().decode() if proc.stdout else ""
-    step = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
-    assert step > 0
+    assert proc.wait(90) == 75, proc.stdout.read().decode()[-3000:] if proc.stdout else ""
+    assert any(resumed_marker in p.name for p in out.iterdir())
+    if example == "guard_pytorch.py":
+        paused_at = torch.load(out / "checkpoint.pt", weights_only=True)["step"]
+    elif example == "guard_hf.py":
+        paused_at = max(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+    else:
+        paused_at = torch.load(out / "paused.ckpt", weights_only=False)["global_step"]
+    assert paused_at > 0
     resume(ws, url, index)
-    done = subprocess.run([*args, "--steps", str(step + 20)], capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+    done = subprocess.run([*args, "--steps", str(paused_at + 5)], capture_output=True, timeout=120)
+    assert done.returncode == 0, (done.stdout + done.stderr).decode()[-3000:]
+
+
+def test_the_transcript_root_is_logged_and_matches(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pausepact.guard.transcript import TranscriptRecorder
+
+    ws, url = live
+    guard = new_guard(ws, url).start()
+    model, opt = make()
+    rec = TranscriptRecorder(tmp_path / "t.jsonl", "tiny-1", 2)
+    rec.start(model, opt)
+    for s in range(1, 5):
+        train_step(model, opt, batch(s))
+        rec.after_step(s, model, opt, s)
+    index = guard.file_transcript(rec.statement())
+    guard.close(final_report=False)
+    state = Client(url, ws.pact()).follow()
+    assert index not in {r.index for r in state.rejected}
+
+
+def test_flop_is_measured_with_the_torch_counter() -> None:
+    from pausepact.guard.meter import ComputeMeter, measure_step_flop
+
+    model, opt = make()
+    flop = measure_step_flop(lambda: train_step(model, opt, batch(0)))
+    # matmuls on 16 examples: forward 2*16*(8*16 + 16*1); backward twice that, less the
+    # input gradient of the first layer (the data needs none): 2*16*8*16
+    forward = 2 * 16 * (8 * 16 + 16 * 1)
+    assert flop == 3 * forward - 2 * 16 * 8 * 16
+    meter = ComputeMeter(flop_per_step=flop)
+    meter.step()
+    meter.step()
+    assert meter.total_flop == 2 * flop

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from ..client import Client, ClientError, VerificationError
@@ -214,6 +214,11 @@ class PauseGuard:
         )
         self.client.submit(env)
         log.info("registered run %s", self.run_id)
+
+    def file_transcript(self, fields: Mapping[str, object]) -> int:
+        """Log a ``run.transcript`` statement (e.g. ``TranscriptRecorder.statement()``)."""
+        env = self._sign("run.transcript", **fields)
+        return self.client.submit(env).index
 
     def report_compute(self) -> int | None:
         """File a signed ``compute.report`` for the compute metered since the last one."""
