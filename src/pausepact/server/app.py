@@ -31,7 +31,6 @@ from ..store.local import first_entries
 from ..tlog.errors import TlogError
 from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
 from .node import MAX_BATCH, MAX_ENVELOPE_BYTES, AdmissionError, Node, RateLimitedError
-from .publisher import published_size
 
 MAX_BODY = 16 << 20
 MAX_ENTRIES_PER_PAGE = 1000
@@ -247,7 +246,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         except TlogError as exc:
             return _err(404, "not_a_tile", str(exc))
         pub = node.published()
-        size = published_size(pub[1]) if pub else 0
+        size = pub[0] if pub else 0
         level = 0 if ref.level is None else ref.level
         if ref.index * TILE_WIDTH + ref.width > size >> (TILE_HEIGHT * level):
             return _err(404, "no_tile", f"no such tile in the published tree (size {size})")
@@ -269,14 +268,14 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             vkey=node.log.vkey,
             pact=node.pact.id,
             size=node.log.size,
-            published_size=published_size(pub[1]) if pub else 0,
+            published_size=pub[0] if pub else 0,
             witness_quorum=node.pact.pact.witness_quorum,
             sequencer=bool(getattr(node.log, "is_sequencer", True)),
         )
 
     def _published_size() -> int:
         pub = node.published()
-        return published_size(pub[1]) if pub else 0
+        return pub[0] if pub else 0
 
     @app.get("/v1/proof/inclusion", response_model=ProofResult, responses=ERRORS)
     def inclusion(index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]) -> Any:

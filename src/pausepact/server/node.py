@@ -30,11 +30,12 @@ from ..store.reader import TreeReader
 from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
 from .admission import Admission
-from .publisher import Publisher, PublishResult, published_size
+from .publisher import Publisher, PublishResult
 
 MAX_ENVELOPE_BYTES = 0xFFFF
 MAX_BATCH = 1000
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+PUBLISHED_TTL = 0.1
 
 
 class AdmissionError(Exception):
@@ -198,6 +199,7 @@ class Node:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._state_cache: tuple[int, str, State] | None = None
+        self._pub_cache: tuple[float, tuple[int, str] | None] | None = None
         self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         self._thread.start()
 
@@ -287,12 +289,21 @@ class Node:
 
             logging.getLogger("pausepact.server").warning("publish failed: %s", exc)
             return None
+        self._pub_cache = None
         with self._published:
             self._published.notify_all()
         return result
 
     def published(self) -> tuple[int, str] | None:
-        return self.publisher.published()
+        """The latest published (size, checkpoint), read at most every 0.1 s: reads of
+        tiles and proofs must not each query the store. Publishing here refreshes it."""
+        now = time.monotonic()
+        cached = self._pub_cache
+        if cached is not None and now - cached[0] < PUBLISHED_TTL:
+            return cached[1]
+        value = self.publisher.published()
+        self._pub_cache = (now, value)
+        return value
 
     def wait_published(self, index: int, timeout: float) -> tuple[int, str] | None:
         """Block until a published checkpoint covers ``index`` (or the timeout)."""
@@ -317,7 +328,7 @@ class Node:
     def state(self, as_of: datetime | None) -> State:
         """Replay of the published entries (cached per size and ``as_of``)."""
         pub = self.published()
-        size = published_size(pub[1]) if pub else 0
+        size = pub[0] if pub else 0
         when = as_of or datetime.now(UTC)
         key = when.isoformat()
         cached = self._state_cache

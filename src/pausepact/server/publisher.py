@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ..tlog.checkpoint import Checkpoint, open_checkpoint
+from ..tlog.checkpoint import open_checkpoint
 from ..tlog.errors import TlogError
 from ..tlog.keys import NoteVerifier
-from ..tlog.note import parse_note
 from ..tlog.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest
 
 if TYPE_CHECKING:
@@ -127,7 +126,3 @@ class Publisher:
 
 class _Refused(Exception):
     pass
-
-
-def published_size(note: str) -> int:
-    return Checkpoint.parse(parse_note(note).text).size
