@@ -5,6 +5,7 @@ Needs the PostgreSQL server this machine (and CI, via .ci/run) runs on 127.0.0.1
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -108,3 +109,15 @@ def test_commit_refuses_a_stale_size(pglog: PostgresLog) -> None:
     pglog.append_many(entries(3))
     with pytest.raises(SequencingConflictError):
         pglog.store.commit(Batch(start=1, leaf_hashes=[b"\x00" * 32]))
+
+
+def test_answers_nobody_collected_are_purged(pglog: PostgresLog) -> None:
+    pglog.queue.enqueue([b"orphan"])  # the submitter "dies": nobody waits for the answer
+    deadline = time.monotonic() + 10
+    while pglog.queue.pending(10) or pglog.size < 1:
+        assert time.monotonic() < deadline, "never sequenced"
+        time.sleep(0.01)
+    assert pglog.queue.purge(older_than_seconds=3600) == 0  # too recent
+    time.sleep(0.01)
+    assert pglog.queue.purge(older_than_seconds=0) == 1
+    assert pglog.entries(0, 1) == [b"orphan"]

@@ -696,6 +696,11 @@ class IncrementalReplay:
         self._k = 0
         self._as_of: datetime | None = None
 
+    @property
+    def last_as_of(self) -> datetime | None:
+        """The ``as_of`` of the last update (an earlier one would start over)."""
+        return self._as_of
+
     def update(self, entries: Sequence[bytes], as_of: datetime) -> State:
         if as_of.tzinfo is None:
             raise ValueError("as_of must be timezone-aware")

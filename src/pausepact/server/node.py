@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..pact.policy import Pact, load_pact
-from ..pact.replay import State, _Machine, replay
+from ..pact.replay import IncrementalReplay, State, _Machine, replay
 from ..statements.blobs import BlobStore
 from ..store.base import LogStore
 from ..store.local import LocalLog
@@ -199,6 +199,9 @@ class Node:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._state_cache: tuple[int, str, State] | None = None
+        self._state_lock = threading.Lock()
+        self._entries: list[bytes] = []
+        self._live = IncrementalReplay(pact)
         self._pub_cache: tuple[float, tuple[int, str] | None] | None = None
         self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         self._thread.start()
@@ -326,14 +329,25 @@ class Node:
 
     # --- state -----------------------------------------------------------------------------
     def state(self, as_of: datetime | None) -> State:
-        """Replay of the published entries (cached per size and ``as_of``)."""
+        """Replay of the published entries as of ``as_of`` (default: now).
+
+        "Now" follows the log incrementally (new entries only); an explicit ``as_of`` is a
+        full replay, cached per (size, as_of)."""
         pub = self.published()
         size = pub[0] if pub else 0
-        when = as_of or datetime.now(UTC)
-        key = when.isoformat()
-        cached = self._state_cache
-        if cached is not None and cached[0] == size and cached[1] == key:
-            return cached[2]
-        state = replay(self.pact, self.log.entries(0, size), when)
-        self._state_cache = (size, key, state)
+        with self._state_lock:
+            if size > len(self._entries):
+                self._entries.extend(self.log.entries(len(self._entries), size))
+            entries = self._entries[:size]
+            if as_of is None:
+                now = datetime.now(UTC).replace(microsecond=0)
+                last = self._live.last_as_of
+                return self._live.update(entries, now if last is None else max(now, last))
+            key = as_of.isoformat()
+            cached = self._state_cache
+            if cached is not None and cached[0] == size and cached[1] == key:
+                return cached[2]
+        state = replay(self.pact, entries, as_of)
+        with self._state_lock:
+            self._state_cache = (size, key, state)
         return state

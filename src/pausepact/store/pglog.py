@@ -32,6 +32,7 @@ from .sequencer import Sequencer
 
 log = logging.getLogger("pausepact.pglog")
 MAX_DRAIN = 1000
+PURGE_EVERY = 60.0  # seconds between sweeps of uncollected queue rows
 
 
 class NotSequencerError(StoreError):
@@ -76,6 +77,7 @@ class PostgresLog:
 
     def _lead(self) -> None:
         idle = 0.002
+        next_purge = time.monotonic() + PURGE_EVERY
         while not self._stop.is_set():
             if not self._lock.try_acquire():
                 self._drop()
@@ -88,6 +90,9 @@ class PostgresLog:
                     )
                 log.info("this process is now the sequencer")
             try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY
+                    self.queue.purge()
                 work = self.queue.pending(MAX_DRAIN)
                 if work:
                     indices = self._sequencer.sequence([e for _, e in work])

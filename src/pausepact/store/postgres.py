@@ -97,6 +97,7 @@ class PostgresStore:
                 f"CREATE TABLE IF NOT EXISTS {s}.queue (id bigserial PRIMARY KEY, "
                 "entry bytea NOT NULL, idx bigint)"
             )
+            conn.execute(f"ALTER TABLE {s}.queue ADD COLUMN IF NOT EXISTS resolved_at timestamptz")
             conn.execute(
                 f"CREATE INDEX IF NOT EXISTS queue_pending ON {s}.queue (id) WHERE idx IS NULL"
             )
@@ -304,9 +305,19 @@ class SubmissionQueue:
     def resolve(self, results: Sequence[tuple[int, int]]) -> None:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(
-                f"UPDATE {self.s}.queue SET idx=%s WHERE id=%s",
+                f"UPDATE {self.s}.queue SET idx=%s, resolved_at=now() WHERE id=%s",
                 [(idx, qid) for qid, idx in results],
             )
+
+    def purge(self, older_than_seconds: float = 600) -> int:
+        """Delete answered rows nobody collected (their submitter died): they are logged."""
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                f"DELETE FROM {self.s}.queue WHERE idx IS NOT NULL "
+                "AND resolved_at < now() - make_interval(secs => %s)",
+                (older_than_seconds,),
+            )
+            return cur.rowcount
 
 
 class LeaderLock:
