@@ -410,3 +410,26 @@ def test_large_and_fractional_numbers_round_trip_through_canonical_json(flop: fl
     env = signed("compute.report", flop=flop)
     st = open_statement(env.canonical_bytes(), VERIFIERS)
     assert st.predicate.flop == flop  # type: ignore[attr-defined]
+
+
+def test_the_predicate_span_of_a_canonical_payload_is_the_predicates_canonical_form() -> None:
+    """open_statement hashes the predicate's bytes inside the canonical payload instead of
+    canonicalising it again: JCS serialises nested values exactly as on their own."""
+    import json
+
+    import rfc8785
+
+    from pausepact.statements.statement import _predicate_span
+
+    from .pactkit import Kit
+
+    kit = Kit()
+    kit.adopt_all()
+    kit.horizon(10, 123.5)
+    kit.share("lab/aurora", 1, 0.25)
+    kit.register("lab/aurora", "r1", 12)
+    for entry in kit.entries:
+        payload = base64.b64decode(json.loads(entry)["payload"])
+        stmt = json.loads(payload)
+        assert _predicate_span(payload) == rfc8785.dumps(stmt["predicate"])
+    assert _predicate_span(b'{"_type":"other"}') is None

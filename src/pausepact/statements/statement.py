@@ -86,6 +86,26 @@ def _predicate_json(predicate: Predicate) -> dict[str, Any]:
     return predicate.model_dump(mode="json", exclude_none=True)
 
 
+_PAYLOAD_HEAD = b'{"_type":"' + STATEMENT_V1.encode() + b'","predicate":'
+_PAYLOAD_NEXT = b',"predicateType":'
+
+
+def _predicate_span(payload: bytes) -> bytes | None:
+    """The predicate's bytes inside a payload already checked to be RFC 8785 canonical.
+
+    JCS serialises every nested value exactly as it would serialise it alone, so this
+    span *is* the predicate's canonical form, and hashing it spares a second
+    canonicalisation. Keys are sorted (``_type`` < ``predicate`` < ``predicateType`` <
+    ``subject``), so the predicate follows the fixed head and ends at the last
+    ``,"predicateType":`` (a string inside cannot contain unescaped quotes, and what
+    follows it, the type URI and the subject, holds no such key). None: not found.
+    """
+    if not payload.startswith(_PAYLOAD_HEAD):
+        return None
+    end = payload.rfind(_PAYLOAD_NEXT)
+    return payload[len(_PAYLOAD_HEAD) : end] if end > len(_PAYLOAD_HEAD) else None
+
+
 def build_statement(name: str, predicate: Predicate) -> dict[str, Any]:
     body = _predicate_json(predicate)
     digest = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
@@ -169,7 +189,15 @@ def open_statement(
     if not isinstance(stmt["predicate"], dict):
         raise SchemaError("predicate", "must be an object")
     predicate = validate_predicate(name, stmt["predicate"])
-    if build_statement(name, predicate) != stmt:
+    body = _predicate_json(predicate)
+    digest = hashlib.sha256(_predicate_span(env.payload) or rfc8785.dumps(body)).hexdigest()
+    expected = {
+        "_type": STATEMENT_V1,
+        "subject": [{"name": f"pausepact:{name}", "digest": {"sha256": digest}}],
+        "predicateType": predicate_type(name),
+        "predicate": body,
+    }
+    if expected != stmt:
         raise MalformedEnvelopeError("subject does not bind the predicate (digest mismatch)")
     trusted = {keyid_of(k): k for k in keys if k.name == predicate.signer}
     if not trusted:
