@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -147,6 +148,12 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             resp = _err(429, "rate_limited", str(exc))
             resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _err(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
 
     @app.exception_handler(_TooLarge)
     async def _too_large(_r: Request, exc: _TooLarge) -> JSONResponse:
