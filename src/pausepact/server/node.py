@@ -27,6 +27,7 @@ from ..statements.blobs import BlobStore
 from ..store.base import LogStore
 from ..store.local import LocalLog
 from ..store.reader import TreeReader
+from ..tlog import merkle
 from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
 from .admission import Admission
@@ -266,9 +267,7 @@ class Node:
             self.log, {i: (t, k) for i, (_, t, k) in zip(indices, admitted, strict=True)}
         )
         self._wake.set()
-        return [
-            Submitted(i, self.log.leaf_hash(i), e) for i, e in zip(indices, entries, strict=True)
-        ]
+        return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 
     # --- publishing ------------------------------------------------------------------------
     def _publish_loop(self) -> None:

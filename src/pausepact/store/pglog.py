@@ -108,7 +108,7 @@ class PostgresLog:
                 self._stop.wait(self.poll)
                 continue
             self._stop.wait(idle)
-            idle = min(idle * 2, 0.02)
+            idle = min(idle * 2, 0.005)
 
     def _drop(self) -> None:
         with self._seq_guard:

@@ -292,7 +292,7 @@ class SubmissionQueue:
                     "no sequencer answered in time (is a server holding the sequencer lock?)"
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+            delay = min(delay * 1.5, 0.01)
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         with self.pool.connection() as conn:
