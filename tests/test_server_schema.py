@@ -45,7 +45,7 @@ def test_every_response_is_documented(api_schema: schemathesis.BaseSchema) -> No
     for operation, mode in itertools.product(operations, list(GenerationMode)):
 
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
         def call(case: schemathesis.Case) -> None:
             response = case.call()
             assert response.status_code < 500, (case.method, case.path, response.text)

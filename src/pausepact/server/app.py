@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..statements.blobs import BlobError
 from ..store.base import StoreError
@@ -148,6 +149,11 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             resp = _err(429, "rate_limited", str(exc))
             resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
         return resp
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _err(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
