@@ -104,6 +104,7 @@ def test_hugging_face_trainer_saves_stops_and_resumes(live, tmp_path: Path) -> N
     trainer2 = Trainer(model=Model(), args=args2, train_dataset=Data(), callbacks=[cb])
     result = trainer2.train(resume_from_checkpoint=str(checkpoints[0]))
     assert result.global_step == paused_at + 5 and cb.decision is None
+    guard2.close(final_report=False)
 
 
 def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
