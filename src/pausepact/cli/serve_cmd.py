@@ -28,6 +28,12 @@ from .common import fail_input, input_errors
 @click.option("--burst", default=2000.0, show_default=True, help="Burst size per member.")
 @click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
 @click.option(
+    "--admission-workers",
+    default=None,
+    type=click.IntRange(1, 256),
+    help="Processes checking large batches (default: one per core).",
+)
+@click.option(
     "--publish-interval", default=1.0, show_default=True, help="Seconds between publish rounds."
 )
 @input_errors
@@ -40,6 +46,7 @@ def serve(
     rate: float,
     burst: float,
     max_concurrency: int,
+    admission_workers: int | None,
     publish_interval: float,
 ) -> None:
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
@@ -63,6 +70,7 @@ def serve(
             rate=rate,
             burst=burst,
             publish_interval=publish_interval,
+            admission_workers=admission_workers,
         )
     except PactError as exc:
         fail_input(str(exc))

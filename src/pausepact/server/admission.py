@@ -54,6 +54,13 @@ class Admission:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool
 
+    def warm(self) -> None:
+        """Start the worker processes now (in the background), not on the first batch."""
+        if self.workers > 1:
+            pool = self._executor()
+            for _ in range(self.workers):
+                pool.submit(int)
+
     def check(
         self,
         raws: Sequence[bytes],

@@ -194,6 +194,7 @@ class Node:
         self.keys.catch_up(self.log)
         self.limiter = RateLimiter(rate, burst)
         self.admission = Admission(admission_workers)
+        self.admission.warm()
         self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
         self.publish_interval = publish_interval
         self._published = threading.Condition()
