@@ -212,13 +212,12 @@ def test_lightning_ddp_ranks_stop_together(live, tmp_path: Path) -> None:  # typ
         cwd=tmp_path,
     )
     deadline = time.monotonic() + 120
-    while not (out / "started").exists() and time.monotonic() < deadline:
-        time.sleep(0.5)
-        if proc.poll() is not None:
-            break
+    while proc.poll() is None:  # wait until rank 0's guard has registered the run
+        assert time.monotonic() < deadline, "the DDP job never registered its run"
         with Client(url, ws.pact()) as c:
             if "ddp-1" in c.follow().runs:
                 break
+        time.sleep(0.5)
     time.sleep(3)
     declare_pause(ws, url)
     try:

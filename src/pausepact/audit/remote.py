@@ -61,7 +61,7 @@ def audit_server(
     log_key = parse_verifier_key(pact.pact.log_key)
     with Client(url, pact) as client:
         try:
-            note = client._get("/checkpoint", 1 << 16).text
+            note = client.checkpoint_note()
             v = client.verify_checkpoint(note)
         except VerificationError as exc:
             raise LogVerificationError(

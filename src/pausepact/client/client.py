@@ -158,9 +158,13 @@ class Client:
                     ) from None
         return v
 
+    def checkpoint_note(self) -> str:
+        """The server's latest published checkpoint, as served (not yet verified)."""
+        return self._get("/checkpoint", MAX_CHECKPOINT_BYTES).text
+
     def checkpoint(self) -> VerifiedCheckpoint:
         """Fetch, verify and remember the server's latest published checkpoint."""
-        note = self._get("/checkpoint", MAX_CHECKPOINT_BYTES).text
+        note = self.checkpoint_note()
         with self._lock:
             v = self.verify_checkpoint(note)
             self.last = v

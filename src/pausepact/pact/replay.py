@@ -677,6 +677,24 @@ class _Machine:
                 )
 
 
+class KeyRing:
+    """Members' current keys, following the statements it is given (in log order) the
+    way replay does: rotations by the member, revocations by quorum. The log server's
+    admission feeds it only ``key.rotate`` entries."""
+
+    def __init__(self, pact: Pact) -> None:
+        self._machine = _Machine(pact, datetime.max.replace(tzinfo=UTC))
+
+    def apply(self, index: int, raw: bytes, verified_keyid: str | None = None) -> None:
+        if verified_keyid is not None:
+            self._machine.verified[index] = verified_keyid
+        self._machine.apply(index, raw)
+
+    @property
+    def keys(self) -> list[NoteVerifier]:
+        return list(self._machine.keys.values())
+
+
 class IncrementalReplay:
     """``replay(pact, entries, as_of)`` for a log that grows, without starting over.
 

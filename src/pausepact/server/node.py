@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..pact.policy import Pact, load_pact
-from ..pact.replay import IncrementalReplay, State, _Machine, replay
+from ..pact.replay import IncrementalReplay, KeyRing, State, replay
 from ..statements.blobs import BlobStore
 from ..store.base import LogStore
 from ..store.local import LocalLog
@@ -35,7 +35,6 @@ from .publisher import Publisher, PublishResult
 
 MAX_ENVELOPE_BYTES = 0xFFFF
 MAX_BATCH = 1000
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 PUBLISHED_TTL = 0.1
 
 
@@ -89,7 +88,7 @@ class KeyTracker:
     """
 
     def __init__(self, pact: Pact) -> None:
-        self._machine = _Machine(pact, FAR_FUTURE)
+        self._ring = KeyRing(pact)
         self._next = 0
         self._lock = threading.Lock()
 
@@ -103,17 +102,15 @@ class KeyTracker:
             for i, raw in enumerate(log.entries(self._next, size), self._next):
                 hint = known.get(i) if known else None
                 if hint is not None:
-                    if hint[0] != "key.rotate":
-                        continue
-                    self._machine.verified[i] = hint[1]
-                elif not _may_rotate(raw):
-                    continue
-                self._machine.apply(i, raw)
+                    if hint[0] == "key.rotate":
+                        self._ring.apply(i, raw, verified_keyid=hint[1])
+                elif _may_rotate(raw):
+                    self._ring.apply(i, raw)
             self._next = size
 
     def current(self) -> list[NoteVerifier]:
         with self._lock:
-            return list(self._machine.keys.values())
+            return self._ring.keys
 
 
 def _may_rotate(raw: bytes) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -33,6 +33,7 @@ from ..tlog.proof_file import TlogProof
 from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, tiles_for_size
 from .base import LogExistsError, LogLockedError, LogNotFoundError
 from .leaf_index import SQLiteLeafIndex
+from .log_api import LogAPI
 from .reader import TreeReader
 from .sequencer import Sequencer
 from .sqlite import SQLiteStore
@@ -60,7 +61,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class LocalLog:
+class LocalLog(LogAPI):
     """An embedded, single-directory C2SP transparency log (see module docstring)."""
 
     def __init__(self, directory: Path, *, readonly: bool, lock_timeout: float) -> None:
@@ -186,51 +187,6 @@ class LocalLog:
     def checkpoint_at(self, size: int) -> str:
         """A signed checkpoint for an earlier tree size (stored for later reuse)."""
         return self._writer().checkpoint_at(size)
-
-    def sign_checkpoint(self) -> tuple[int, str]:
-        """A signed checkpoint over every durable entry, *not* stored: witnesses
-        cosign it, then :meth:`publish` stores it."""
-        return self._writer().sign_checkpoint()
-
-    def publish(self, note: str) -> None:
-        """Store a checkpoint note of this log (typically carrying witness cosignatures)."""
-        size = Checkpoint.parse(parse_note(note).text).size
-        self._writer().publish(size, note)
-
-    # --- reading -----------------------------------------------------------------
-    @property
-    def size(self) -> int:
-        return self.store.size()
-
-    @property
-    def vkey(self) -> str:
-        return self.verifier.vkey()
-
-    def latest_checkpoint(self) -> str | None:
-        latest = self.store.latest_checkpoint()
-        return None if latest is None else latest[1]
-
-    def checkpoints(self) -> Iterable[tuple[int, str]]:
-        return self.store.checkpoints()
-
-    def root(self, size: int | None = None) -> bytes:
-        return self.reader.root(self.size if size is None else size)
-
-    def leaf_hash(self, index: int) -> bytes:
-        return self.reader.leaf_hash(index)
-
-    def entry(self, index: int) -> bytes:
-        return self.reader.entry(index)
-
-    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]:
-        """Entries ``start..end-1`` (default: all), read a bundle at a time."""
-        return self.reader.entries(start, self.size if end is None else end)
-
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        return self.reader.inclusion_proof(index, self.size if size is None else size)
-
-    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
-        return self.reader.consistency_proof(old, self.size if new is None else new)
 
     def proof_file(
         self, index: int, extra: bytes | None = None, *, checkpoint: str | None = None

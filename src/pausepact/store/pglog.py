@@ -15,10 +15,9 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import Ed25519Signer, NoteVerifier
-from ..tlog.note import parse_note
 from .base import StoreError
+from .log_api import LogAPI
 from .postgres import (
     LeaderLock,
     PostgresLeafIndex,
@@ -39,7 +38,7 @@ class NotSequencerError(StoreError):
     """Only the process holding the sequencer lock signs checkpoints."""
 
 
-class PostgresLog:
+class PostgresLog(LogAPI):
     def __init__(
         self,
         url: str,
@@ -140,38 +139,6 @@ class PostgresLog:
             if self._sequencer is None:
                 raise NotSequencerError("this process is not the sequencer")
             return self._sequencer
-
-    def sign_checkpoint(self) -> tuple[int, str]:
-        return self._writer().sign_checkpoint()
-
-    def publish(self, note: str) -> None:
-        size = Checkpoint.parse(parse_note(note).text).size
-        self._writer().publish(size, note)
-
-    # --- reading ---------------------------------------------------------------------------
-    @property
-    def size(self) -> int:
-        return self.store.size()
-
-    @property
-    def vkey(self) -> str:
-        return self.verifier.vkey()
-
-    def latest_checkpoint(self) -> str | None:
-        latest = self.store.latest_checkpoint()
-        return None if latest is None else latest[1]
-
-    def leaf_hash(self, index: int) -> bytes:
-        return self.reader.leaf_hash(index)
-
-    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]:
-        return self.reader.entries(start, self.size if end is None else end)
-
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        return self.reader.inclusion_proof(index, self.size if size is None else size)
-
-    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
-        return self.reader.consistency_proof(old, self.size if new is None else new)
 
     def wait_sequencer(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
