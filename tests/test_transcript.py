@@ -24,10 +24,12 @@ EVERY = 5
 STEPS = 23  # the last segment is short (20..23)
 
 
-def record(tmp: Path, steps: int = STEPS) -> tuple[Path, Path, TranscriptRecorder]:
+def record(
+    tmp: Path, steps: int = STEPS, background: bool = False
+) -> tuple[Path, Path, TranscriptRecorder]:
     model, opt = make()
     path, states = tmp / "transcript.jsonl", tmp / "states"
-    rec = TranscriptRecorder(path, "tiny-1", EVERY, states_dir=states)
+    rec = TranscriptRecorder(path, "tiny-1", EVERY, states_dir=states, background=background)
     rec.start(model, opt)
     order = [(7 * s) % 50 for s in range(1, steps + 1)]  # the data order actually used
     for s, bid in enumerate(order, 1):
@@ -74,6 +76,27 @@ def test_the_state_commitment_covers_every_byte_of_model_and_optimizer() -> None
     train_step(model2, opt2, batch(1))
     model2.load_state_dict(model.state_dict())
     assert h.root(model2, opt2) != h.root(model, opt)
+
+
+def test_a_background_commitment_is_of_the_state_when_it_was_asked_for() -> None:
+    h = StateHasher(chunk=64)
+    model, opt = make()
+    train_step(model, opt, batch(0))
+    expected = h.root(model, opt)
+    pending = h.root_async(model, opt)
+    train_step(model, opt, batch(1))  # training goes on at once, updating in place
+    assert pending.result() == expected
+    assert h.root_async(model, opt).result() == h.root(model, opt) != expected
+    h.close()
+
+
+def test_background_recording_writes_the_same_transcript(tmp_path: Path) -> None:
+    path, _states, rec = record(tmp_path / "sync")
+    bg_path, bg_states, bg_rec = record(tmp_path / "background", background=True)
+    assert bg_path.read_bytes() == path.read_bytes()
+    assert bg_rec.statement() == rec.statement()
+    report = verify_transcript(bg_path, bg_states, Program(), samples=10, seed=1)
+    assert report.ok, report.to_dict()
 
 
 def test_a_tampered_saved_state_is_caught(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ import random
 import struct
 import sys
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,8 +74,13 @@ class StateHasher:
         self.chunk = chunk
         self._pool = ThreadPoolExecutor(max_workers=threads or min(16, os.cpu_count() or 1))
         self._pinned: dict[str, Any] = {}
+        self._flats: dict[str, _Flat] = {}  # root_async: the snapshot, per device
+        self._layout: tuple[Any, ...] = ()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        self._inflight: Future[bytes] | None = None
 
     def close(self) -> None:
+        self._background.shutdown()
         self._pool.shutdown()
 
     def _host_bytes(self, name: str, t: Any) -> memoryview:
@@ -134,9 +139,124 @@ class StateHasher:
             yield bytes(carry)
 
     def root(self, model: Any, optimizer: Any) -> bytes:
+        """The commitment, computed now: the caller waits for the copy and the hashing."""
+        if self._inflight is not None:  # the pinned buffers are shared with it
+            self._inflight.result()
         parts = self._segments(model, optimizer)
         leaves = list(self._pool.map(_leaf, self._chunks(parts)))
         return merkle.root_of_leaves(leaves)
+
+    def root_async(self, model: Any, optimizer: Any) -> Future[bytes]:
+        """The same commitment, with the training loop waiting only for a snapshot.
+
+        The tensors of each device are copied, in one batched call, into one flat buffer
+        on that device (on a GPU: device-to-device copies queued on the current stream, so
+        they are ordered before any later in-place update). One copy of each flat buffer
+        to pinned host memory, on a side stream, and the hashing then run on a background
+        thread while training goes on; the background thread makes few Python calls, so it
+        seldom takes the interpreter lock from the training loop. The snapshot costs one
+        extra copy of the state in device memory. One commitment is in flight at a time:
+        the next call first waits for the previous one, whose buffers it reuses.
+        """
+        import torch
+
+        if self._inflight is not None:
+            self._inflight.result()
+        entries = list(_tensors(model, optimizer))
+        layout = tuple(
+            (name, str(v.device), v.dtype, tuple(v.shape))
+            for name, v in entries
+            if isinstance(v, torch.Tensor)
+        )
+        if layout != self._layout:
+            self._flats = _flat_buffers(entries)
+            self._layout = layout
+        parts: list[bytes | tuple[str, int, int]] = []
+        sources: dict[str, list[Any]] = {d: [] for d in self._flats}
+        for name, value in entries:
+            if isinstance(value, torch.Tensor):
+                head = _canonical(
+                    {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
+                )
+                parts.append(struct.pack(">I", len(head)) + head)
+                device = str(value.device)
+                flat = self._flats[device]
+                offset, size = flat.spans[len(sources[device])]
+                sources[device].append(value.detach())
+                parts.append((device, offset, size))
+            else:
+                blob = _canonical({"name": name, "value": value})
+                parts.append(struct.pack(">I", len(blob)) + blob)
+        events: dict[str, Any] = {}
+        for device, flat in self._flats.items():
+            torch._foreach_copy_(flat.views, sources[device])
+            if flat.host is not None:
+                events[device] = torch.cuda.Event()  # type: ignore[no-untyped-call]
+                events[device].record(torch.cuda.current_stream(device))
+        self._inflight = self._background.submit(self._hash_snapshot, parts, events)
+        return self._inflight
+
+    def _hash_snapshot(
+        self, parts: list[bytes | tuple[str, int, int]], events: dict[str, Any]
+    ) -> bytes:
+        import torch
+
+        hosts: dict[str, memoryview] = {}
+        for device, flat in self._flats.items():
+            if flat.host is None:
+                hosts[device] = flat.view
+                continue
+            if flat.stream is None:
+                flat.stream = torch.cuda.Stream(device=device)  # type: ignore[no-untyped-call]
+            flat.stream.wait_event(events[device])
+            with torch.cuda.stream(flat.stream):
+                flat.host.copy_(flat.buffer, non_blocking=True)
+            flat.stream.synchronize()
+            hosts[device] = flat.view
+        views = [p if isinstance(p, bytes) else hosts[p[0]][p[1] : p[1] + p[2]] for p in parts]
+        leaves = list(self._pool.map(_leaf, self._chunks(views)))
+        return merkle.root_of_leaves(leaves)
+
+
+@dataclass
+class _Flat:
+    """One device's snapshot: a flat byte buffer, each tensor's typed view into it, and
+    (for an accelerator) its pinned host copy."""
+
+    buffer: Any
+    views: list[Any]
+    spans: list[tuple[int, int]]  # (offset, size in bytes) of each tensor, in stream order
+    host: Any  # pinned CPU tensor, or None when the buffer is already in host memory
+    view: memoryview  # the host bytes
+    stream: Any = None
+
+
+def _flat_buffers(entries: Sequence[tuple[str, Any]]) -> dict[str, _Flat]:
+    """Allocate one flat buffer per device, each tensor at a 64-byte aligned offset."""
+    import torch
+
+    by_device: dict[str, list[Any]] = {}
+    for _, v in entries:
+        if isinstance(v, torch.Tensor):
+            by_device.setdefault(str(v.device), []).append(v)
+    flats: dict[str, _Flat] = {}
+    for device, tensors in by_device.items():
+        spans, end = [], 0
+        for t in tensors:
+            size = t.numel() * t.element_size()
+            spans.append((end, size))
+            end += -(-size // 64) * 64
+        buffer = torch.empty(max(end, 1), dtype=torch.uint8, device=device)
+        views = [
+            buffer[off : off + size].view(t.dtype).view(t.shape)
+            for (off, size), t in zip(spans, tensors, strict=True)
+        ]
+        on_host = buffer.device.type == "cpu"
+        host = None if on_host else torch.empty(buffer.shape, dtype=torch.uint8, pin_memory=True)
+        array: Any = (buffer if host is None else host).numpy()
+        view = memoryview(array).cast("B")
+        flats[device] = _Flat(buffer, views, spans, host, view)
+    return flats
 
 
 def _leaf(chunk: bytes | memoryview) -> bytes:
@@ -169,7 +289,13 @@ def state_file(directory: str | Path, step: int) -> Path:
 
 class TranscriptRecorder:
     """Commit every ``every`` steps (and at :meth:`finish`) to the training state and to
-    the data order; optionally save each committed state for the auditor."""
+    the data order; optionally save each committed state for the auditor.
+
+    ``background=True`` hashes each commitment off the training loop
+    (:meth:`StateHasher.root_async`): the loop waits only for a snapshot of the state, and
+    a commitment's record is written once its hash is done (at the latest by the next
+    commitment, :meth:`finish` or :meth:`statement`), always in step order.
+    """
 
     def __init__(
         self,
@@ -179,6 +305,7 @@ class TranscriptRecorder:
         *,
         states_dir: str | Path | None = None,
         hasher: StateHasher | None = None,
+        background: bool = False,
     ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1")
@@ -187,7 +314,9 @@ class TranscriptRecorder:
         self.every = every
         self.states_dir = Path(states_dir) if states_dir is not None else None
         self.hasher = hasher or StateHasher()
+        self.background = background
         self.commitments: list[Commitment] = []
+        self._pending: tuple[Commitment, Future[bytes]] | None = None
         self._batches: list[Any] = []
         self._step = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,19 +350,34 @@ class TranscriptRecorder:
         return None
 
     def finish(self, model: Any, optimizer: Any) -> Commitment | None:
-        if self._batches:
-            return self._commit(self._step, model, optimizer)
-        return None
+        c = self._commit(self._step, model, optimizer) if self._batches else None
+        self.flush()
+        return c
 
-    def _commit(self, step: int, model: Any, optimizer: Any) -> Commitment:
-        root = self.hasher.root(model, optimizer).hex()
-        c = Commitment(step, root, data_digest(self._batches), list(self._batches))
-        self._batches = []
-        self.commitments.append(c)
+    def flush(self) -> None:
+        """Wait for a commitment still being hashed and write its record."""
+        if self._pending is not None:
+            c, fut = self._pending
+            self._pending = None
+            c.state = fut.result().hex()
+            self._write(c)
+
+    def _write(self, c: Commitment) -> None:
         with open(self.path, "a") as f:
             f.write(json.dumps(c.record()) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+    def _commit(self, step: int, model: Any, optimizer: Any) -> Commitment:
+        self.flush()
+        c = Commitment(step, "", data_digest(self._batches), list(self._batches))
+        self._batches = []
+        self.commitments.append(c)
+        if self.background:
+            self._pending = (c, self.hasher.root_async(model, optimizer))
+        else:
+            c.state = self.hasher.root(model, optimizer).hex()
+            self._write(c)
         if self.states_dir is not None:
             import torch
 
@@ -250,6 +394,7 @@ class TranscriptRecorder:
 
     def statement(self) -> dict[str, Any]:
         """The fields of the ``run.transcript`` statement for what was recorded so far."""
+        self.flush()
         return transcript_fields(self.run_id, self.every, self.commitments)
 
 
