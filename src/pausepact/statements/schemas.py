@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -21,6 +22,7 @@ ROLES = ("lab", "evaluator", "meter", "witness")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
+@lru_cache(maxsize=256)  # a statement's times are parsed by its schema, then by replay
 def parse_time(value: str) -> datetime:
     """Strict RFC 3339 UTC (``2026-11-27T14:31:05Z``, optional fraction): the
     regex fixes the form, ``fromisoformat`` (C speed) checks the calendar."""

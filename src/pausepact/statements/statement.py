@@ -9,7 +9,6 @@ one envelope (Ed25519 is deterministic) and one leaf hash.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ import rfc8785
 from pydantic import ValidationError
 
 from ..tlog.keys import Ed25519Signer, NoteVerifier
+from .canonical import loads_canonical
 from .dsse import Envelope, keyid_of, sign_envelope, verify_envelope
 from .errors import (
     InvalidSignatureError,
@@ -33,14 +33,6 @@ from .schemas import STATEMENT_TYPES, Predicate, parse_time, predicate_type, typ
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 DEFAULT_MAX_SKEW = timedelta(minutes=5)
-_SAFE_INT = 2**53
-
-
-def _json_int(text: str) -> int | float:
-    """JCS numbers are IEEE doubles, written without exponent below 1e21: an
-    integer literal outside the exactly-representable range is a double."""
-    value = int(text)
-    return value if -_SAFE_INT <= value <= _SAFE_INT else float(value)
 
 
 @dataclass(frozen=True)
@@ -165,8 +157,8 @@ def open_statement(
             f"payloadType is {env.payload_type!r}; pausepact statements use {PAYLOAD_TYPE}"
         )
     try:
-        stmt = json.loads(env.payload, parse_int=_json_int)
-    except (ValueError, UnicodeDecodeError):
+        stmt, canonical = loads_canonical(env.payload)
+    except ValueError:  # UnicodeDecodeError included
         raise MalformedEnvelopeError("payload is not JSON") from None
     if not isinstance(stmt, dict) or set(stmt) != {
         "_type",
@@ -180,7 +172,7 @@ def open_statement(
         )
     if stmt["_type"] != STATEMENT_V1:
         raise MalformedEnvelopeError(f"payload _type must be {STATEMENT_V1}")
-    if rfc8785.dumps(stmt) != env.payload:
+    if not canonical:
         raise MalformedEnvelopeError("payload is not RFC 8785 canonical JSON")
     ptype = stmt["predicateType"]
     name = type_name(ptype) if isinstance(ptype, str) else None

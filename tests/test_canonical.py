@@ -1,0 +1,129 @@
+"""The fast RFC 8785 checks always agree with the ``rfc8785`` library: on canonical
+documents, on every other serialisation of the same values, and on hostile bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pausepact.statements.canonical import dumps_strings, loads_canonical
+
+SAFE = 2**53 - 1
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(
+        [0.1, 12.5, 1e-4, 9.99e-5, 1e-7, 1e16, 1e20, 1e21, 3.2e26, 2.0**53, 2.0**60, -0.0, 5e-324]
+    )
+    | st.text(max_size=12)
+    | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=12)
+)
+keys = st.text(max_size=6) | st.text(alphabet="abcdefghij_ABC", max_size=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def library_answer(data: bytes) -> bool:
+    def as_double(text: str) -> int | float:
+        v = int(text)
+        return v if -SAFE <= v <= SAFE else float(v)
+
+    value = json.loads(data, parse_int=as_double)
+    try:
+        return bool(rfc8785.dumps(value) == data)
+    except rfc8785.CanonicalizationError:
+        return False
+
+
+def canonical_or_skip(value: Any) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:  # e.g. integers beyond 2**53, lone surrogates
+        return b""
+
+
+@settings(max_examples=400)
+@given(values)
+def test_every_canonical_document_is_recognised(value: Any) -> None:
+    data = canonical_or_skip(value)
+    if data:
+        parsed, canonical = loads_canonical(data)
+        assert canonical
+        assert rfc8785.dumps(parsed) == data
+
+
+@settings(max_examples=400)
+@given(values, st.sampled_from(["python", "ascii", "spaced", "unsorted", "indent"]))
+def test_every_other_serialisation_gets_the_librarys_answer(value: Any, style: str) -> None:
+    options: dict[str, Any] = {
+        "python": {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False},
+        "ascii": {"sort_keys": True, "separators": (",", ":")},
+        "spaced": {"sort_keys": True},
+        "unsorted": {"separators": (",", ":"), "ensure_ascii": False},
+        "indent": {"indent": 1},
+    }[style]
+    try:
+        data = json.dumps(value, **options).encode()
+    except UnicodeEncodeError:  # a lone surrogate cannot be UTF-8
+        return
+    assert loads_canonical(data)[1] == library_answer(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1.0}',  # integral double written with a fraction
+        b'{"a":1e20}',  # JCS writes 100000000000000000000
+        b'{"a":1e-5}',  # JCS writes 0.00001
+        b'{"a":-0}',  # JCS writes 0
+        b'{"a":"\\u00e9"}',  # JCS writes the character itself
+        b'{"a":"\\u001F"}',  # JCS escapes in lower case
+        b'{"a":"\\/"}',  # JCS does not escape the solidus
+        b'{"a":"\\ud800"}',  # a lone surrogate has no canonical form
+        b'{"b":1,"a":2}',  # keys out of order
+        b'{"a":1,"a":1}',  # a duplicate key
+        b' {"a":1}',  # whitespace
+        b"[1e400]",  # not a finite double
+        b'{"a":9007199254740993}',  # beyond 2**53: not the double it denotes
+        b'{"a":1152921504606846976}',  # 2**60 exactly; JCS writes 1152921504606847000
+        b'{"a":123456789012345678901234}',  # from 1e21 JCS writes 1.2345678901234568e+23
+    ],
+)
+def test_non_canonical_forms_are_refused_like_the_library(data: bytes) -> None:
+    assert loads_canonical(data)[1] is False
+    assert library_answer(data) is False
+
+
+@pytest.mark.parametrize(
+    "data", [b'{"flop":100000000000000000000}', b"[1152921504606847000]", b"[3.2e+26]", b"[1e+21]"]
+)
+def test_large_doubles_in_their_canonical_form_are_accepted_as_doubles(data: bytes) -> None:
+    value, canonical = loads_canonical(data)
+    assert canonical and library_answer(data)
+    leaf = next(iter(value.values())) if isinstance(value, dict) else value[0]
+    assert type(leaf) is float
+
+
+@pytest.mark.parametrize("data", [b"", b"{", b'{"a":}', b"\xff\xfe", b'{"a":1} x', b"NaN"])
+def test_what_is_not_json_raises_value_error(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads_canonical(data)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(keys, st.text(max_size=10) | st.lists(st.text(max_size=5), max_size=3)))
+def test_envelope_serialisation_is_the_librarys(value: dict[str, Any]) -> None:
+    expected = canonical_or_skip(value)
+    if expected:
+        assert dumps_strings(value) == expected
