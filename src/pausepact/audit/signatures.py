@@ -9,13 +9,12 @@ entry that fails here is verified again by replay and rejected there.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from ..statements.dsse import pae
+from ..statements.dsse import Envelope, pae
+from ..statements.errors import MalformedEnvelopeError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
 
 CHUNK = 2000
@@ -26,18 +25,15 @@ def _verify_chunk(start: int, entries: list[bytes], vkeys: dict[str, str]) -> li
     ok: list[tuple[int, str]] = []
     for offset, raw in enumerate(entries):
         try:
-            env = json.loads(raw)
-            payload = base64.b64decode(env["payload"], validate=True)
-            message = pae(env["payloadType"], payload)
-            for sig in env["signatures"]:
-                key = keys.get(sig["keyid"])
-                if key is not None and key.verify(
-                    message, base64.b64decode(sig["sig"], validate=True)
-                ):
-                    ok.append((start + offset, sig["keyid"]))
-                    break
-        except (ValueError, KeyError, TypeError):
-            continue  # malformed: replay will say why
+            env = Envelope.from_json(raw)
+        except MalformedEnvelopeError:
+            continue  # replay will say why
+        message = pae(env.payload_type, env.payload)
+        for sig in env.signatures:
+            key = keys.get(sig.keyid)
+            if key is not None and key.verify(message, sig.sig):
+                ok.append((start + offset, sig.keyid))
+                break
     return ok
 
 

@@ -43,6 +43,11 @@ def check_chunk(
     return out
 
 
+def _ready() -> bool:
+    """Runs in a worker: unpickling it imports this module, and so the schemas."""
+    return True
+
+
 class Admission:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -55,11 +60,12 @@ class Admission:
         return self._pool
 
     def warm(self) -> None:
-        """Start the worker processes now (in the background), not on the first batch."""
+        """Start the worker processes now (in the background), not on the first batch,
+        and have each import this module (with the statement schemas) already."""
         if self.workers > 1:
             pool = self._executor()
             for _ in range(self.workers):
-                pool.submit(int)
+                pool.submit(_ready)
 
     def check(
         self,

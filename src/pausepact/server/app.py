@@ -229,7 +229,14 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         envs = doc["envelopes"]
         if len(envs) > MAX_BATCH:
             raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
-        raws = [json.dumps(e).encode() if not isinstance(e, str) else e.encode() for e in envs]
+        # compact and sorted: an envelope sent in its canonical form comes out byte for byte
+        # (admission then takes the parser-free path for it)
+        raws = [
+            json.dumps(e, separators=(",", ":"), sort_keys=True).encode()
+            if not isinstance(e, str)
+            else e.encode()
+            for e in envs
+        ]
         return BatchResult(results=await run_in_threadpool(_results, raws, wait, timeout))
 
     # --- static C2SP API ------------------------------------------------------------------

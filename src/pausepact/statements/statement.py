@@ -78,6 +78,7 @@ def _predicate_json(predicate: Predicate) -> dict[str, Any]:
     return predicate.model_dump(mode="json", exclude_none=True)
 
 
+_STATEMENT_KEYS = frozenset({"_type", "subject", "predicateType", "predicate"})
 _PAYLOAD_HEAD = b'{"_type":"' + STATEMENT_V1.encode() + b'","predicate":'
 _PAYLOAD_NEXT = b',"predicateType":'
 
@@ -160,12 +161,7 @@ def open_statement(
         stmt, canonical = loads_canonical(env.payload)
     except ValueError:  # UnicodeDecodeError included
         raise MalformedEnvelopeError("payload is not JSON") from None
-    if not isinstance(stmt, dict) or set(stmt) != {
-        "_type",
-        "subject",
-        "predicateType",
-        "predicate",
-    }:
+    if not isinstance(stmt, dict) or stmt.keys() != _STATEMENT_KEYS:
         raise MalformedEnvelopeError(
             "payload must be an in-toto Statement with exactly _type, subject, predicateType "
             "and predicate"
