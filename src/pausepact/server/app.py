@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -216,10 +217,14 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         timeout: Annotated[
             float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
         ] = 30.0,
-    ) -> BatchResult:
-        import json
-
+    ) -> Response:
         raw = await _body(request, MAX_BODY)
+        # parsing a batch (up to 16 MiB) and writing the answer happen off the event loop
+        return Response(
+            await run_in_threadpool(_batch, raw, wait, timeout), media_type="application/json"
+        )
+
+    def _batch(raw: bytes, wait: bool, timeout: float) -> bytes:
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError):
@@ -237,7 +242,8 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             else e.encode()
             for e in envs
         ]
-        return BatchResult(results=await run_in_threadpool(_results, raws, wait, timeout))
+        results = [r.model_dump() for r in _results(raws, wait, timeout)]
+        return json.dumps({"results": results}, separators=(",", ":")).encode()
 
     # --- static C2SP API ------------------------------------------------------------------
     @app.get(
