@@ -293,11 +293,14 @@ def test_each_example_exits_75_on_a_pause_and_resumes(
         "--run-id",
         example.replace(".py", "").replace("_", "-"),
     ]
+    run_id = example.replace(".py", "").replace("_", "-")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
-    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-    time.sleep(3)
+    with Client(url, ws.pact()) as c:  # training has started once its guard registered the run
+        while run_id not in c.follow().runs and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:] if proc.stdout else ""
+            time.sleep(0.2)
+    time.sleep(1)
     index, _ = declare_pause(ws, url)
     assert proc.wait(90) == 75, proc.stdout.read().decode()[-3000:] if proc.stdout else ""
     assert any(resumed_marker in p.name for p in out.iterdir())
