@@ -45,6 +45,15 @@ def test_statements_from_non_members_are_rejected() -> None:
     assert "no trusted key" in state.rejected[0].reason
 
 
+def test_hostile_entries_are_rejected_not_fatal() -> None:
+    kit = Kit()
+    kit.adopt_all()
+    kit.entries += [b"[" * 30000 + b"]" * 30000, b"\xff" * 100, b"{}"]
+    state = kit.replay()
+    assert [r.index for r in state.rejected] == [5, 6, 7]
+    assert state.phase == "active"
+
+
 def test_statements_for_another_pact_are_rejected() -> None:
     kit = Kit()
     other = Kit(seed=0)  # same keys, different pact text

@@ -68,6 +68,8 @@ def test_invalid_statements_are_refused_with_json_errors(net) -> None:  # type: 
     assert r.status_code == 413
     r = httpx.post(url + "/v1/statements", content=b"{not json")
     assert r.status_code == 422 and "detail" in r.json()
+    r = httpx.post(url + "/v1/statements", content=b"[" * 30_000 + b"]" * 30_000)
+    assert r.status_code == 422 and "nested too deeply" in r.json()["detail"]
     wrong = json.loads(good)
     wrong["payloadType"] = "text/plain"
     assert httpx.post(url + "/v1/statements", json=wrong).status_code == 422

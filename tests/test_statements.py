@@ -300,6 +300,10 @@ def _resign(payload: bytes, signer_name: str = "lab/aurora") -> bytes:
         "no-sigs",
         "many-sigs",
         "sig-not-object",
+        "nested-envelope",
+        "nested-payload",
+        "canonical-bad-b64",
+        "canonical-bad-padding",
     ],
     ids=lambda d: d if isinstance(d, str) else repr(d[:10]),
 )
@@ -311,10 +315,29 @@ def test_malformed_envelopes_are_refused(data: bytes | str) -> None:
         "no-sigs": lambda: _env_json(signatures=[]),
         "many-sigs": lambda: _env_json(signatures=[{"keyid": "k", "sig": "AA=="}] * 17),
         "sig-not-object": lambda: _env_json(signatures=["x"]),
+        "nested-envelope": lambda: b"[" * 30000 + b"]" * 30000,
+        "nested-payload": lambda: _resign(b"[" * 20000 + b"]" * 20000),
+        # in the log's own form (the parser-free path): base64 still checked strictly
+        "canonical-bad-b64": lambda: (
+            signed("resume.vote").canonical_bytes().replace(b'"sig":"', b'"sig":"*')
+        ),
+        "canonical-bad-padding": lambda: (
+            signed("resume.vote").canonical_bytes().replace(b'"sig":"', b'"sig":"A')
+        ),
     }
     raw = cases[data]() if isinstance(data, str) else data
     with pytest.raises(MalformedEnvelopeError):
         open_statement(raw, VERIFIERS)
+
+
+def test_the_log_form_and_any_other_json_form_read_the_same() -> None:
+    canonical = signed("resume.vote").canonical_bytes()
+    spaced = json.dumps(json.loads(canonical), indent=2).encode()
+    assert Envelope.from_json(canonical) == Envelope.from_json(spaced)
+    escaped = canonical.replace(b'"application/', b'"\\u0061pplication/')  # parser only
+    assert escaped != canonical
+    assert Envelope.from_json(escaped) == Envelope.from_json(canonical)
+    assert open_statement(escaped, VERIFIERS).type == "resume.vote"
 
 
 def test_non_canonical_payloads_are_refused() -> None:

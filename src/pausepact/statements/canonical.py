@@ -111,8 +111,16 @@ def _encode(value: Any) -> str:
 def loads_canonical(data: bytes) -> tuple[Any, bool]:
     """Parse JSON and say whether ``data`` is its RFC 8785 canonical form.
 
-    Raises ``ValueError`` (``UnicodeDecodeError`` included) when it is not JSON at all.
+    Raises ``ValueError`` (``UnicodeDecodeError`` included) when it is not JSON at all,
+    or nests deeper than the parser can follow.
     """
+    try:
+        return _loads_canonical(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _loads_canonical(data: bytes) -> tuple[Any, bool]:
     if data.isascii():
         text = data.decode("ascii")
         try:

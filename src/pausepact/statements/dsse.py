@@ -84,6 +84,8 @@ class Envelope:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedEnvelopeError(f"envelope is not JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedEnvelopeError("envelope is not JSON: nested too deeply") from None
         return cls.from_dict(obj)
 
     @classmethod
