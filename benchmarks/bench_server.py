@@ -43,36 +43,13 @@ from bench_replay import raw_verify_rate  # the same measurement in both benchma
 FAST = ["--rate", "1000000", "--burst", "1000000", "--max-concurrency", "256"]
 
 
-def batched(url: str, envs: list[bytes], clients: int = 4, batch: int = 500) -> float:
-    """Entries/s for batches posted by ``clients`` threads; request bodies are built
-    before the clock starts, so the client's own JSON work is not measured."""
-    bodies = [
-        json.dumps({"envelopes": [json.loads(e) for e in envs[i : i + batch]]}).encode()
-        for i in range(0, len(envs), batch)
-    ]
-    lock = threading.Lock()
-
-    def run() -> None:
-        with httpx.Client(timeout=120) as h:
-            while True:
-                with lock:
-                    if not bodies:
-                        return
-                    body = bodies.pop()
-                h.post(url + "/v1/statements/batch", content=body).raise_for_status()
-
-    start = time.perf_counter()
-    threads = [threading.Thread(target=run) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(envs) / (time.perf_counter() - start)
-
-
-def singles(url: str, envs: list[bytes], wait: bool, clients: int = 8) -> dict[str, float]:
+def _post_all(
+    url: str, bodies: list[bytes], clients: int, params: dict[str, str] | None = None
+) -> tuple[float, list[float]]:
+    """POST every body to ``url`` from ``clients`` threads (keep-alive connections);
+    returns the wall time and each request's latency."""
+    todo = list(bodies)
     lat: list[float] = []
-    todo = list(envs)
     lock = threading.Lock()
 
     def run() -> None:
@@ -81,12 +58,9 @@ def singles(url: str, envs: list[bytes], wait: bool, clients: int = 8) -> dict[s
                 with lock:
                     if not todo:
                         return
-                    e = todo.pop()
+                    body = todo.pop()
                 t = time.perf_counter()
-                r = h.post(
-                    url + "/v1/statements", content=e, params={"wait": "true"} if wait else None
-                )
-                r.raise_for_status()
+                h.post(url, content=body, params=params).raise_for_status()
                 with lock:
                     lat.append(time.perf_counter() - t)
 
@@ -96,7 +70,23 @@ def singles(url: str, envs: list[bytes], wait: bool, clients: int = 8) -> dict[s
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start, lat
+
+
+def batched(url: str, envs: list[bytes], clients: int = 4, batch: int = 500) -> float:
+    """Entries/s for batches posted by ``clients`` threads; request bodies are built
+    before the clock starts, so the client's own JSON work is not measured."""
+    bodies = [
+        json.dumps({"envelopes": [json.loads(e) for e in envs[i : i + batch]]}).encode()
+        for i in range(0, len(envs), batch)
+    ]
+    elapsed, _ = _post_all(url + "/v1/statements/batch", bodies, clients)
+    return len(envs) / elapsed
+
+
+def singles(url: str, envs: list[bytes], wait: bool, clients: int = 8) -> dict[str, float]:
+    params = {"wait": "true"} if wait else None
+    elapsed, lat = _post_all(url + "/v1/statements", envs, clients, params)
     lat.sort()
     return {
         "per_second": round(len(envs) / elapsed, 1),

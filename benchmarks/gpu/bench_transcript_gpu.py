@@ -6,6 +6,10 @@ AdamW, deterministic kernels):
 * the time of one training step and of one state commitment (pinned host copy + chunked
   SHA-256 Merkle tree on a thread pool), and the overhead at one commitment per 100 steps
   (goal < 1%);
+* the same commitment in the background (``StateHasher.root_async``): how long it blocks
+  the loop, and its wall-clock cost measured as the difference between ``--wall-steps``
+  steps with a commitment every ``--wall-every`` steps and without, for each
+  ``--background`` configuration (hashing threads : chunk MiB);
 * the exact-replay check: from a saved state, re-run a segment of ``--segment`` steps on
   the same batches and compare the state commitment bit for bit with the recorded one.
 
@@ -25,42 +29,11 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+from gpukit import GPT, tokens, train_step
+
 from pausepact.guard.transcript import StateHasher
-
-
-class GPT(nn.Module):
-    def __init__(self, vocab: int, width: int, layers: int, heads: int, seq: int) -> None:
-        super().__init__()
-        self.tok = nn.Embedding(vocab, width)
-        self.pos = nn.Parameter(torch.zeros(seq, width))
-        layer = nn.TransformerEncoderLayer(
-            width, heads, 4 * width, dropout=0.0, batch_first=True, norm_first=True
-        )
-        self.blocks = nn.TransformerEncoder(layer, layers)
-        self.head = nn.Linear(width, vocab, bias=False)
-        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq))
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        h = self.tok(idx) + self.pos[: idx.shape[1]]
-        h = self.blocks(h, mask=self.mask[: idx.shape[1], : idx.shape[1]], is_causal=True)
-        return self.head(h)
-
-
-def batch(i: int, n: int, seq: int, vocab: int, device: str) -> torch.Tensor:
-    g = torch.Generator(device="cpu").manual_seed(i)
-    return torch.randint(0, vocab, (n, seq + 1), generator=g).to(device)
-
-
-def step(model: nn.Module, opt: torch.optim.Optimizer, data: torch.Tensor) -> None:
-    opt.zero_grad(set_to_none=True)
-    with torch.autocast("cuda", dtype=torch.bfloat16):
-        logits = model(data[:, :-1])
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), data[:, 1:].flatten())
-    loss.backward()
-    opt.step()
 
 
 def main() -> None:
@@ -86,15 +59,15 @@ def main() -> None:
     torch.backends.cudnn.benchmark = False
     dev = "cuda"
     torch.manual_seed(0)
-    model = GPT(args.vocab, args.width, args.layers, args.width // 64, args.seq).to(dev)
+    model = GPT(args.vocab, args.width, args.layers, args.seq).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
-    data = [batch(i, args.batch, args.seq, args.vocab, dev) for i in range(args.segment + 5)]
+    data = [tokens(i, args.batch, args.seq, args.vocab, dev) for i in range(args.segment + 5)]
     for i in range(3):
-        step(model, opt, data[i])
+        train_step(model, opt, data[i])
     torch.cuda.synchronize()
     t = time.perf_counter()
     for i in range(5):
-        step(model, opt, data[i])
+        train_step(model, opt, data[i])
     torch.cuda.synchronize()
     step_s = (time.perf_counter() - t) / 5
     hasher = StateHasher(threads=16)
@@ -119,7 +92,7 @@ def main() -> None:
         for i in range(n):
             if every and i % every == 0:
                 h.root_async(model, opt)
-            step(model, opt, data[i % len(data)])
+            train_step(model, opt, data[i % len(data)])
         torch.cuda.synchronize()
         return time.perf_counter() - t
 
@@ -142,12 +115,12 @@ def main() -> None:
     # exact replay of a segment from a saved state
     saved = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
     for i in range(args.segment):
-        step(model, opt, data[i])
+        train_step(model, opt, data[i])
     recorded = hasher.root(model, opt)
     model.load_state_dict(saved[0])
     opt.load_state_dict(saved[1])
     for i in range(args.segment):
-        step(model, opt, data[i])
+        train_step(model, opt, data[i])
     replayed = hasher.root(model, opt)
     params = sum(p.numel() for p in model.parameters())
     print(

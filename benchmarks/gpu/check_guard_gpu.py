@@ -40,6 +40,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from gpukit import GPT, tokens, train_step  # noqa: E402
 from tests.netkit import adoptions, envelope, server_proc, workspace  # noqa: E402
 
 from pausepact.client import Client  # noqa: E402
@@ -53,26 +54,6 @@ REFRESH = 0.25
 ARGS: argparse.Namespace
 
 
-class GPT(nn.Module):
-    def __init__(self, vocab: int, width: int, layers: int, seq: int) -> None:
-        super().__init__()
-        self.tok = nn.Embedding(vocab, width)
-        self.pos = nn.Parameter(torch.zeros(seq, width))
-        layer = nn.TransformerEncoderLayer(
-            width, width // 64, 4 * width, dropout=0.0, batch_first=True, norm_first=True
-        )
-        self.blocks = nn.TransformerEncoder(layer, layers)
-        self.head = nn.Linear(width, vocab, bias=False)
-        self.register_buffer("mask", nn.Transformer.generate_square_subsequent_mask(seq))
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        n = idx.shape[1]
-        h = self.tok(idx) + self.pos[:n]
-        h = self.blocks(h, mask=self.mask[:n, :n], is_causal=True)
-        out: torch.Tensor = self.head(h)
-        return out
-
-
 def make() -> tuple[GPT, torch.optim.Optimizer]:
     torch.manual_seed(0)
     model = GPT(ARGS.vocab, ARGS.width, ARGS.layers, ARGS.seq).to(ARGS.device)
@@ -80,17 +61,11 @@ def make() -> tuple[GPT, torch.optim.Optimizer]:
 
 
 def batch(batch_id: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(10_000 + int(batch_id))
-    return torch.randint(0, ARGS.vocab, (ARGS.batch, ARGS.seq + 1), generator=g).to(ARGS.device)
+    return tokens(10_000 + int(batch_id), ARGS.batch, ARGS.seq, ARGS.vocab, ARGS.device)
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, data: torch.Tensor) -> None:
-    opt.zero_grad(set_to_none=True)
-    with torch.autocast(ARGS.device, dtype=torch.bfloat16):
-        logits = model(data[:, :-1])
-    loss = nn.functional.cross_entropy(logits.flatten(0, 1).float(), data[:, 1:].flatten())
-    loss.backward()
-    opt.step()
+def one_step(model: nn.Module, opt: torch.optim.Optimizer, data: torch.Tensor) -> None:
+    train_step(model, opt, data, ARGS.device)
 
 
 class Program:
@@ -107,7 +82,7 @@ class Program:
         return batch(int(batch_id))
 
     def step(self, model: Any, optimizer: Any, data: Any) -> None:
-        train_step(model, optimizer, data)
+        one_step(model, optimizer, data)
 
 
 def sync() -> None:
@@ -153,9 +128,9 @@ def main() -> None:
             model, opt = make()
             out["parameters"] = sum(p.numel() for p in model.parameters())
             for i in range(3):  # warm-up (kernels, allocator), then the step time
-                train_step(model, opt, batch(-1 - i))
-            step_s = timed(lambda: train_step(model, opt, batch(-9)), 5)
-            flop = measure_step_flop(lambda: train_step(model, opt, batch(-10)))
+                one_step(model, opt, batch(-1 - i))
+            step_s = timed(lambda: one_step(model, opt, batch(-9)), 5)
+            flop = measure_step_flop(lambda: one_step(model, opt, batch(-10)))
             model, opt = make()  # the run starts from the seeded initial state
             guard = PauseGuard(
                 url,
@@ -215,7 +190,7 @@ def main() -> None:
                 with guarded(guard, save=save, exit=False):
                     while step < 100_000:
                         t_it = time.monotonic()
-                        train_step(model, opt, batch(step + 1))
+                        one_step(model, opt, batch(step + 1))
                         sync()
                         step += 1
                         rec.after_step(step, model, opt, step)

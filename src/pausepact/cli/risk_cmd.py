@@ -153,6 +153,16 @@ def _trend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _plot_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--plot", "plot_out", default=None, help="Write a chart (.png or .svg).")(fn)
+    return click.option(
+        "--pact",
+        "pact_file",
+        type=click.Path(dir_okay=False),
+        help="Draw this pact's threshold lines on the plot.",
+    )(fn)
+
+
 def _load(files: Sequence[str], kw: dict[str, Any]) -> list[Evidence]:
     release = read_release_dates(kw["release_dates"]) if kw.get("release_dates") else None
     run_opts = RunOptions(
@@ -381,13 +391,7 @@ def _threshold_lines(pact_file: str | None, metric: str) -> list[Any]:
     callback=_date_opt,
     help="Also report the progress-rate ratio: models after this date vs before.",
 )
-@click.option(
-    "--pact",
-    "pact_file",
-    type=click.Path(dir_okay=False),
-    help="Draw this pact's threshold lines on the plot.",
-)
-@click.option("--plot", "plot_out", default=None, help="Write a chart (.png or .svg).")
+@_plot_options
 @_risk_errors
 def trend_cmd(
     files: tuple[str, ...],
@@ -461,13 +465,7 @@ def trend_cmd(
 )
 @_trend_options
 @_input_options
-@click.option(
-    "--pact",
-    "pact_file",
-    type=click.Path(dir_okay=False),
-    help="Draw this pact's threshold lines on the plot.",
-)
-@click.option("--plot", "plot_out", default=None, help="Write a chart (.png or .svg).")
+@_plot_options
 @_risk_errors
 def project_cmd(
     files: tuple[str, ...],

@@ -22,7 +22,7 @@ from ..pact.policy import Threshold
 from .errors import InsufficientDataError
 from .records import Bounds, ModelPoint
 from .rng import seed_from
-from .trend import TrendOptions, fit_trend, progress_ratio, project, select
+from .trend import Trend, TrendOptions, fit_trend, progress_ratio, project, select
 
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SAMPLES = 2000
@@ -94,23 +94,35 @@ def _prepare(
     return used, [latest[p.model] for p in used], opts
 
 
-def _fmt(x: float) -> str:
-    return "unbounded" if math.isinf(x) else f"{x:.4g}"
-
-
-def doubling_days(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
-    """Doubling time (days) of the frontier metric over release dates."""
+def _fitted(
+    threshold: Threshold, observations: Sequence[Observation]
+) -> tuple[list[ModelPoint], list[Observation], Trend] | Estimate:
+    """The selected models, their observations and the fitted trend; or, when there is
+    too little to fit, the (not crossed) estimate that says why."""
     prepared = _prepare(threshold, observations)
     if isinstance(prepared, Estimate):
         return prepared
     used, obs, _ = prepared
-    c = _conf(threshold)
     try:
         trend = fit_trend(
             used, "value", seed=_seed(threshold, obs), samples=threshold.samples or DEFAULT_SAMPLES
         )
     except InsufficientDataError as exc:
         return Estimate(False, None, (), str(exc))
+    return used, obs, trend
+
+
+def _fmt(x: float) -> str:
+    return "unbounded" if math.isinf(x) else f"{x:.4g}"
+
+
+def doubling_days(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
+    """Doubling time (days) of the frontier metric over release dates."""
+    fitted = _fitted(threshold, observations)
+    if isinstance(fitted, Estimate):
+        return fitted
+    used, obs, trend = fitted
+    c = _conf(threshold)
     crossed, bound = _decide(
         threshold, trend.doubling_bound(c, upper=False), trend.doubling_bound(c, upper=True)
     )
@@ -163,18 +175,12 @@ def progress_ratio_estimator(threshold: Threshold, observations: Sequence[Observ
 
 def projection_days(threshold: Threshold, observations: Sequence[Observation]) -> Estimate:
     """Days from the latest release until the trend reaches ``level_minutes``."""
-    prepared = _prepare(threshold, observations)
-    if isinstance(prepared, Estimate):
-        return prepared
-    used, obs, _ = prepared
     assert threshold.level_minutes is not None
+    fitted = _fitted(threshold, observations)
+    if isinstance(fitted, Estimate):
+        return fitted
+    _, obs, trend = fitted
     c = _conf(threshold)
-    try:
-        trend = fit_trend(
-            used, "value", seed=_seed(threshold, obs), samples=threshold.samples or DEFAULT_SAMPLES
-        )
-    except InsufficientDataError as exc:
-        return Estimate(False, None, (), str(exc))
     proj = project(trend, threshold.level_minutes)
     last = max(float(x) for x in trend.x)
     value = math.inf if proj.when is None else float((proj.when - date(1970, 1, 1)).days) - last
