@@ -11,7 +11,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pausepact.statements.canonical import dumps_strings, loads_canonical
+from pausepact.statements.canonical import dumps_known, dumps_strings, loads_canonical
 
 SAFE = 2**53 - 1
 
@@ -127,3 +127,47 @@ def test_envelope_serialisation_is_the_librarys(value: dict[str, Any]) -> None:
     expected = canonical_or_skip(value)
     if expected:
         assert dumps_strings(value) == expected
+
+
+@settings(max_examples=500)
+@given(values)
+def test_the_fast_writer_writes_the_librarys_bytes_or_nothing(value: Any) -> None:
+    fast = dumps_known(value)
+    if fast is not None:
+        assert fast == rfc8785.dumps(value)
+
+
+ordinary = st.recursive(
+    st.booleans()
+    | st.integers(min_value=-SAFE, max_value=SAFE)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(
+        lambda x: x.is_integer() or abs(x) >= 1e-4
+    )
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(alphabet="abcdefghij_ABC", max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(ordinary)
+def test_the_fast_writer_vouches_for_ordinary_values(value: Any) -> None:
+    assert dumps_known(value) == rfc8785.dumps(value)
+
+
+def test_the_fast_writer_leaves_absent_members_out_only_when_asked() -> None:
+    assert dumps_known({"b": None, "a": 1}, omit_none=True) == b'{"a":1}'
+    assert dumps_known({"b": None, "a": 1}) == b'{"a":1,"b":null}'
+    assert dumps_known({"b": [None]}, omit_none=True) == b'{"b":[null]}'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1e-5, 2**53, {"é": 1}, {1: 2}, "\ud800", float("nan"), float("inf"), b"bytes", (1, 2)],
+    ids=repr,
+)
+def test_the_fast_writer_refuses_what_it_cannot_vouch_for(value: Any) -> None:
+    assert dumps_known(value) is None

@@ -38,8 +38,9 @@ from typing import Any
 
 import rfc8785
 
-from ..statements import StatementError, open_statement
+from ..statements import StatementError, TrustedKeys, open_statement
 from ..statements.schemas import (
+    STATEMENT_TYPES,
     ComputeReport,
     EvalResult,
     IndicatorReport,
@@ -171,15 +172,20 @@ class _Machine:
             m.name: parse_verifier_key(m.key) for m in pact.members
         }
         self.state.keys = {m.name: m.key for m in pact.members}
+        self.trusted = TrustedKeys(self.keys.values())
         self.last_time: dict[str, datetime] = {}
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
-        self.reports: list[tuple[int, ComputeReport]] = []
-        self.readings: list[tuple[int, MeterReading]] = []
+        # with their periods parsed once (the schema has just parsed them: cache hits)
+        self.reports: list[tuple[int, ComputeReport, datetime, datetime]] = []
+        self.readings: list[tuple[int, MeterReading, datetime, datetime]] = []
         self.attests: dict[tuple[str, int], list[tuple[int, PauseAttest, datetime]]] = {}
-        self.periodic: dict[tuple[str, ...], tuple[int, str]] = {}
+        self.periodic: dict[tuple[str, ...], tuple[int, object]] = {}
         self.rotations: dict[tuple[str, str], set[str]] = {}
         self.clock = datetime.min.replace(tzinfo=UTC)
+        self._handlers = {
+            name: getattr(self, "on_" + name.replace(".", "_")) for name in STATEMENT_TYPES
+        }
 
     # --- plumbing -----------------------------------------------------------------------
     def reject(self, index: int, reason: str) -> None:
@@ -190,7 +196,7 @@ class _Machine:
 
     def apply(self, index: int, raw: bytes) -> None:
         try:
-            st = open_statement(raw, self.keys.values(), verified_keyid=self.verified.get(index))
+            st = open_statement(raw, self.trusted, verified_keyid=self.verified.get(index))
         except StatementError as exc:
             self.reject(index, str(exc))
             return
@@ -209,9 +215,8 @@ class _Machine:
         self.last_time[p.signer] = t
         self.clock = max(self.clock, t)
         self.state.applied += 1
-        handler = getattr(self, "on_" + st.type.replace(".", "_"))
         self._raw = raw
-        evidence = handler(index, p, t)
+        evidence = self._handlers[st.type](index, p, t)
         if self.state.phase == "active" and evidence:
             self.evaluate_thresholds(index, t)
         if self.state.phase == "paused":
@@ -277,6 +282,7 @@ class _Machine:
     def _set_key(self, member: str, vkey: str, verifier: NoteVerifier) -> None:
         self.keys[member] = verifier
         self.state.keys[member] = vkey
+        self.trusted = TrustedKeys(self.keys.values())
 
     def _quorum(self, quorum: Mapping[Role, str], voters: Sequence[str]) -> bool:
         for role, fraction in quorum.items():
@@ -306,12 +312,13 @@ class _Machine:
         return False
 
     def _equivocation(
-        self, index: int, signer: str, key: tuple[str, ...], content: str, t: datetime
+        self, index: int, signer: str, key: tuple[str, ...], content: object, t: datetime
     ) -> bool:
         """True (and a violation) when ``signer`` already said something else for ``key``."""
-        seen = self.periodic.get((signer, *key))
+        said = (signer, *key)
+        seen = self.periodic.get(said)
         if seen is None:
-            self.periodic[(signer, *key)] = (index, content)
+            self.periodic[said] = (index, content)
             return False
         if seen[1] != content:
             self.violate(
@@ -324,7 +331,7 @@ class _Machine:
         return True  # the first statement stands
 
     def on_compute_report(self, index: int, p: ComputeReport, t: datetime) -> bool:
-        content = f"{p.flop!r} {p.accelerator_hours!r}"
+        content = (p.flop, p.accelerator_hours)
         if self._equivocation(
             index, p.signer, ("compute", p.run_id, p.period_start, p.period_end), content, t
         ):
@@ -339,7 +346,7 @@ class _Machine:
                 _iso(t),
             )
             return False
-        self.reports.append((index, p))
+        self.reports.append((index, p, parse_time(p.period_start), parse_time(p.period_end)))
         return False
 
     def on_meter_reading(self, index: int, p: MeterReading, t: datetime) -> bool:
@@ -348,17 +355,17 @@ class _Machine:
         if p.cluster not in member.clusters:
             self.reject(index, f"{p.signer} does not meter cluster {p.cluster}")
             return False
-        content = f"{p.accelerator_hours!r} {p.energy_kwh!r}"
+        content = (p.accelerator_hours, p.energy_kwh)
         if self._equivocation(
             index, p.signer, ("meter", p.cluster, p.period_start, p.period_end), content, t
         ):
             return False
-        self.readings.append((index, p))
+        self.readings.append((index, p, parse_time(p.period_start), parse_time(p.period_end)))
         return False
 
     # --- evidence and thresholds -----------------------------------------------------------
     def on_indicator_report(self, index: int, p: IndicatorReport, t: datetime) -> bool:
-        content = repr(p.value)
+        content = p.value
         if self._equivocation(
             index, p.signer, ("indicator", p.indicator, p.period_start, p.period_end), content, t
         ):
@@ -472,7 +479,7 @@ class _Machine:
         if pause is None:
             self.reject(index, f"attests for entry {p.pause}, which began no pause")
             return False
-        content = f"{sorted(p.runs_stopped)} {p.covered_flop!r}"
+        content = (tuple(sorted(p.runs_stopped)), p.covered_flop)
         if self._equivocation(
             index, p.signer, ("attest", str(p.pause), p.period_start, p.period_end), content, t
         ):
@@ -622,11 +629,11 @@ class _Machine:
 
     def _covered_compute(self, pause: Pause) -> None:
         start, end = self._window(pause)
-        for index, r in self.reports:
+        for index, r, r0, r1 in self.reports:
             run = self.state.runs[r.run_id]
             if not run.covered or r.flop <= 0:
                 continue
-            if parse_time(r.period_start) < end and parse_time(r.period_end) > start:
+            if r0 < end and r1 > start:
                 self.violate(
                     "compute_during_pause",
                     r.signer,
@@ -642,20 +649,18 @@ class _Machine:
         tolerance = self.pact.pause.meter_tolerance
         by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
         longest: dict[str, timedelta] = {}
-        for ri, r in self.reports:
+        for ri, r, r0, r1 in self.reports:
             run = self.state.runs[r.run_id]
-            r0, r1 = parse_time(r.period_start), parse_time(r.period_end)
             by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
             longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
         starts: dict[str, list[datetime]] = {}
         for cluster, rows in by_cluster.items():
             rows.sort()
             starts[cluster] = [row[0] for row in rows]
-        for index, m in self.readings:
+        for index, m, m0, m1 in self.readings:
             lab = self.pact.cluster_owner(m.cluster)
             if lab is None:
                 continue
-            m0, m1 = parse_time(m.period_start), parse_time(m.period_end)
             rows = by_cluster.get(m.cluster, [])
             first = starts.get(m.cluster, [])
             lo = bisect_left(first, m0 - longest.get(m.cluster, timedelta(0)))

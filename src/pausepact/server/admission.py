@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
 
-from ..statements import StatementError, open_statement
+from ..statements import StatementError, TrustedKeys, open_statement
 from ..tlog.keys import parse_verifier_key
 
 Admitted = tuple[bytes, str, str, str]  # entry, statement type, keyid, signer
@@ -30,7 +30,7 @@ def check_chunk(
     now: datetime,
     skew: timedelta,
 ) -> list[Admitted] | Refused:
-    keys = [parse_verifier_key(v) for v in vkeys]
+    keys = TrustedKeys(parse_verifier_key(v) for v in vkeys)
     out: list[Admitted] = []
     for offset, raw in enumerate(raws):
         try:

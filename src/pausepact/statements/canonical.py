@@ -31,9 +31,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import lru_cache
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
+import msgspec
 import rfc8785
 
 _SAFE_INT = 2**53 - 1  # the largest integer rfc8785 writes as an integer
@@ -140,6 +142,81 @@ def _loads_canonical(data: bytes) -> tuple[Any, bool]:
         return value, rfc8785.dumps(value) == data
     except rfc8785.CanonicalizationError:
         return value, False
+
+
+def dumps_known(value: Any, *, omit_none: bool = False) -> bytes | None:
+    """RFC 8785 of ``value`` when it can be written exactly without the library; None
+    otherwise.
+
+    ``value`` is built from JSON types (dict with string keys, list, str, int, float,
+    bool, None). Numbers are written here as ECMAScript writes them (see the module
+    docstring), everything else by ``msgspec``, whose string escapes and key order are
+    RFC 8785's for ASCII keys (``tests/test_canonical.py`` checks both against the
+    library). A tiny double, an integer beyond 2**53, a non-ASCII key (JCS sorts keys by
+    UTF-16 units) or a lone surrogate gives None, and the caller asks the library.
+    ``omit_none`` leaves out the members of a top-level object whose value is None
+    (absent optional fields of a model).
+    """
+    try:
+        if omit_none and type(value) is dict:
+            return _MSGSPEC.encode(_jcs_members(value, True))
+        return _MSGSPEC.encode(_jcs_ready(value))
+    except (_Undecided, UnicodeEncodeError, msgspec.EncodeError):
+        return None
+
+
+_MSGSPEC = msgspec.json.Encoder(order="sorted")
+
+
+def _jcs_ready(value: Any) -> Any:
+    """``value`` with every number replaced by its RFC 8785 text (``msgspec.Raw``)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _jcs_double(value)
+    if kind is int:
+        if -_SAFE_INT <= value <= _SAFE_INT:
+            return value
+        raise _Undecided
+    if kind is list:
+        return [v if type(v) is str else _jcs_ready(v) for v in value]
+    if kind is dict:
+        return _jcs_members(value, False)
+    raise _Undecided
+
+
+def _jcs_members(value: dict[Any, Any], omit_none: bool) -> dict[str, Any]:
+    try:
+        ascii_keys = "".join(value).isascii()
+    except TypeError:  # a key that is not text
+        raise _Undecided from None
+    if not ascii_keys:
+        raise _Undecided
+    if omit_none:
+        return {
+            k: v if type(v) is str else _jcs_ready(v) for k, v in value.items() if v is not None
+        }
+    return {k: v if type(v) is str else _jcs_ready(v) for k, v in value.items()}
+
+
+@lru_cache(maxsize=4096)  # the same amounts recur (FLOP counts, hours)
+def _jcs_double(value: float) -> msgspec.Raw:
+    """ECMAScript's Number-to-String of a finite double, where repr gives its digits
+    (0.0 and -0.0 share a cache slot, and both are written "0")."""
+    magnitude = abs(value)
+    if value.is_integer():
+        if magnitude <= _SAFE_INT:
+            text = str(int(value))  # -0.0 is "0", as in JCS
+        elif magnitude < 1e21:
+            text = _es6_integral(value)
+        else:
+            text = repr(value)  # 'd.ddde+NN' in both
+    elif magnitude >= 1e-4 and math.isfinite(value):
+        text = repr(value)
+    else:
+        raise _Undecided
+    return msgspec.Raw(text.encode("ascii"))
 
 
 def dumps_strings(value: dict[str, Any]) -> bytes:

@@ -9,6 +9,7 @@ one envelope (Ed25519 is deterministic) and one leaf hash.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ import rfc8785
 from pydantic import ValidationError
 
 from ..tlog.keys import Ed25519Signer, NoteVerifier
-from .canonical import loads_canonical
+from .canonical import dumps_known, loads_canonical
 from .dsse import Envelope, keyid_of, sign_envelope, verify_envelope
 from .errors import (
     InvalidSignatureError,
@@ -28,7 +29,14 @@ from .errors import (
     StatementTimeError,
     UnknownStatementTypeError,
 )
-from .schemas import STATEMENT_TYPES, Predicate, parse_time, predicate_type, type_name
+from .schemas import (
+    PREDICATE_PREFIX,
+    STATEMENT_TYPES,
+    Predicate,
+    parse_time,
+    predicate_type,
+    type_name,
+)
 
 STATEMENT_V1 = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -55,6 +63,20 @@ class SignedStatement:
     def entry(self) -> bytes:
         """The log entry: the envelope's canonical JSON."""
         return self.envelope.canonical_bytes()
+
+
+class TrustedKeys:
+    """Members' keys indexed by signer and DSSE keyid, built once for callers that open
+    many statements with the same keys (replay, admission)."""
+
+    def __init__(self, keys: Iterable[NoteVerifier]) -> None:
+        self._by_signer: dict[str, dict[str, NoteVerifier]] = {}
+        for k in keys:
+            self._by_signer.setdefault(k.name, {})[keyid_of(k)] = k
+
+    def of(self, signer: str) -> Mapping[str, NoteVerifier]:
+        """keyid → key for the keys trusted for ``signer`` (empty if none)."""
+        return self._by_signer.get(signer, {})
 
 
 def validate_predicate(name: str, data: Mapping[str, Any] | Predicate) -> Predicate:
@@ -132,9 +154,83 @@ def sign_statement(
     return sign_envelope(PAYLOAD_TYPE, payload, [signer])
 
 
+# What follows ``,"predicateType":`` in a canonical statement: type URI, then subject.
+_PAYLOAD_TAIL = re.compile(
+    b'"' + re.escape(PREDICATE_PREFIX.encode()) + rb'([a-z.]{1,32})/v1",'
+    rb'"subject":\[\{"digest":\{"sha256":"([0-9a-f]{64})"\},"name":"pausepact:([a-z.]{1,32})"\}\]\}'
+)
+
+
+def _read_canonical(payload: bytes) -> tuple[str, Predicate] | None:
+    """The type and predicate of a payload that is *exactly* the canonical statement
+    of a valid predicate, read without parsing the statement around it; None when
+    that does not hold, and :func:`_read_payload` decides (and names what is wrong).
+
+    Why acceptance here implies acceptance there: the bytes around the predicate are
+    compared with the one canonical wrapper of its type and digest; the predicate is
+    validated by its schema from its own bytes; and those bytes must *equal* the RFC
+    8785 form of the validated model. Equal bytes are equal JSON values, so the
+    payload is canonical, holds exactly the model's fields, and its subject binds them.
+    """
+    if not payload.startswith(_PAYLOAD_HEAD):
+        return None
+    cut = payload.rfind(_PAYLOAD_NEXT)  # the wrapper's: what follows it is matched whole
+    tail = _PAYLOAD_TAIL.fullmatch(payload, cut + len(_PAYLOAD_NEXT)) if cut > 0 else None
+    if tail is None:
+        return None
+    name, digest, subject_name = tail.group(1, 2, 3)
+    entry = STATEMENT_TYPES.get(name.decode("ascii")) if name == subject_name else None
+    span = payload[len(_PAYLOAD_HEAD) : cut]
+    if entry is None or hashlib.sha256(span).hexdigest().encode("ascii") != digest:
+        return None
+    try:
+        predicate = entry[0].model_validate_json(span)
+    except ValidationError:
+        return None
+    # vars(): the model's fields as validated (an absent optional field is None)
+    if dumps_known(vars(predicate), omit_none=True) != span:
+        return None
+    return name.decode("ascii"), predicate
+
+
+def _read_payload(payload: bytes) -> tuple[str, Predicate]:
+    """Parse and check a statement payload in full, naming the first thing wrong."""
+    try:
+        stmt, canonical = loads_canonical(payload)
+    except ValueError:  # UnicodeDecodeError included
+        raise MalformedEnvelopeError("payload is not JSON") from None
+    if not isinstance(stmt, dict) or stmt.keys() != _STATEMENT_KEYS:
+        raise MalformedEnvelopeError(
+            "payload must be an in-toto Statement with exactly _type, subject, predicateType "
+            "and predicate"
+        )
+    if stmt["_type"] != STATEMENT_V1:
+        raise MalformedEnvelopeError(f"payload _type must be {STATEMENT_V1}")
+    if not canonical:
+        raise MalformedEnvelopeError("payload is not RFC 8785 canonical JSON")
+    ptype = stmt["predicateType"]
+    name = type_name(ptype) if isinstance(ptype, str) else None
+    if name is None:
+        raise UnknownStatementTypeError(f"unknown predicateType {ptype!r}")
+    if not isinstance(stmt["predicate"], dict):
+        raise SchemaError("predicate", "must be an object")
+    predicate = validate_predicate(name, stmt["predicate"])
+    body = _predicate_json(predicate)
+    digest = hashlib.sha256(_predicate_span(payload) or rfc8785.dumps(body)).hexdigest()
+    expected = {
+        "_type": STATEMENT_V1,
+        "subject": [{"name": f"pausepact:{name}", "digest": {"sha256": digest}}],
+        "predicateType": predicate_type(name),
+        "predicate": body,
+    }
+    if expected != stmt:
+        raise MalformedEnvelopeError("subject does not bind the predicate (digest mismatch)")
+    return name, predicate
+
+
 def open_statement(
     data: bytes | str | Envelope,
-    keys: Iterable[NoteVerifier],
+    keys: Iterable[NoteVerifier] | TrustedKeys,
     *,
     now: datetime | None = None,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
@@ -157,37 +253,11 @@ def open_statement(
         raise MalformedEnvelopeError(
             f"payloadType is {env.payload_type!r}; pausepact statements use {PAYLOAD_TYPE}"
         )
-    try:
-        stmt, canonical = loads_canonical(env.payload)
-    except ValueError:  # UnicodeDecodeError included
-        raise MalformedEnvelopeError("payload is not JSON") from None
-    if not isinstance(stmt, dict) or stmt.keys() != _STATEMENT_KEYS:
-        raise MalformedEnvelopeError(
-            "payload must be an in-toto Statement with exactly _type, subject, predicateType "
-            "and predicate"
-        )
-    if stmt["_type"] != STATEMENT_V1:
-        raise MalformedEnvelopeError(f"payload _type must be {STATEMENT_V1}")
-    if not canonical:
-        raise MalformedEnvelopeError("payload is not RFC 8785 canonical JSON")
-    ptype = stmt["predicateType"]
-    name = type_name(ptype) if isinstance(ptype, str) else None
-    if name is None:
-        raise UnknownStatementTypeError(f"unknown predicateType {ptype!r}")
-    if not isinstance(stmt["predicate"], dict):
-        raise SchemaError("predicate", "must be an object")
-    predicate = validate_predicate(name, stmt["predicate"])
-    body = _predicate_json(predicate)
-    digest = hashlib.sha256(_predicate_span(env.payload) or rfc8785.dumps(body)).hexdigest()
-    expected = {
-        "_type": STATEMENT_V1,
-        "subject": [{"name": f"pausepact:{name}", "digest": {"sha256": digest}}],
-        "predicateType": predicate_type(name),
-        "predicate": body,
-    }
-    if expected != stmt:
-        raise MalformedEnvelopeError("subject does not bind the predicate (digest mismatch)")
-    trusted = {keyid_of(k): k for k in keys if k.name == predicate.signer}
+    name, predicate = _read_canonical(env.payload) or _read_payload(env.payload)
+    if isinstance(keys, TrustedKeys):
+        trusted = keys.of(predicate.signer)
+    else:
+        trusted = {keyid_of(k): k for k in keys if k.name == predicate.signer}
     if not trusted:
         raise InvalidSignatureError(f"no trusted key for signer {predicate.signer!r}")
     if verified_keyid is not None and verified_keyid in trusted:
