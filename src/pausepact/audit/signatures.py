@@ -9,6 +9,7 @@ entry that fails here is verified again by replay and rejected there.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -48,7 +49,14 @@ def verify_signatures(
     if workers == 1 or len(chunks) <= 1:
         results = [_verify_chunk(i, chunk, keys) for i, chunk in chunks]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_verify_chunk, i, chunk, keys) for i, chunk in chunks]
-            results = [f.result() for f in futures]
+        # Workers are forked: frozen, the parent's objects are never traversed by the
+        # workers' collector, which would otherwise touch (and so copy) every page of the
+        # parent's heap they share.
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_verify_chunk, i, chunk, keys) for i, chunk in chunks]
+                results = [f.result() for f in futures]
+        finally:
+            gc.unfreeze()
     return {index: keyid for part in results for index, keyid in part}

@@ -29,7 +29,7 @@ import gc
 import hashlib
 import json
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -183,9 +183,6 @@ class _Machine:
         self.periodic: dict[tuple[str, ...], tuple[int, object]] = {}
         self.rotations: dict[tuple[str, str], set[str]] = {}
         self.clock = datetime.min.replace(tzinfo=UTC)
-        self._handlers = {
-            name: getattr(self, "on_" + name.replace(".", "_")) for name in STATEMENT_TYPES
-        }
 
     # --- plumbing -----------------------------------------------------------------------
     def reject(self, index: int, reason: str) -> None:
@@ -216,7 +213,7 @@ class _Machine:
         self.clock = max(self.clock, t)
         self.state.applied += 1
         self._raw = raw
-        evidence = self._handlers[st.type](index, p, t)
+        evidence = _HANDLERS[st.type](self, index, p, t)
         if self.state.phase == "active" and evidence:
             self.evaluate_thresholds(index, t)
         if self.state.phase == "paused":
@@ -684,6 +681,13 @@ class _Machine:
                 )
 
 
+# statement type -> its rule (plain functions: bound methods kept on the machine would
+# make it a reference cycle, freed only by the cyclic collector)
+_HANDLERS: dict[str, Callable[[_Machine, int, Any, datetime], bool]] = {
+    name: getattr(_Machine, "on_" + name.replace(".", "_")) for name in STATEMENT_TYPES
+}
+
+
 class KeyRing:
     """Members' current keys, following the statements it is given (in log order) the
     way replay does: rotations by the member, revocations by quorum. The log server's
@@ -771,12 +775,14 @@ def replay(
     when = as_of if as_of is not None else datetime.now(UTC)
     if when.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    machine = _Machine(pact, when, verified)
     with _cyclic_gc_paused():
+        machine = _Machine(pact, when, verified)
         for index, raw in enumerate(entries):
             machine.apply(index, raw)
         machine.finish()
-    return machine.state
+        state = machine.state
+        del machine  # freed now, so the collector never scans what replay kept meanwhile
+    return state
 
 
 @contextmanager
