@@ -644,10 +644,13 @@ class _Machine:
         hours on that cluster, prorated by period overlap. Reports are indexed by
         cluster and start time, so this stays near-linear in the log."""
         tolerance = self.pact.pause.meter_tolerance
+        metered = {m.cluster for _, m, _, _ in self.readings}
         by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
         longest: dict[str, timedelta] = {}
         for ri, r, r0, r1 in self.reports:
             run = self.state.runs[r.run_id]
+            if run.cluster not in metered:
+                continue  # no reading to hold these hours against
             by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
             longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
         starts: dict[str, list[datetime]] = {}
