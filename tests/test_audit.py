@@ -4,6 +4,7 @@ checkpoint from before) makes the log unverifiable (exit 3)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -185,6 +186,7 @@ def test_parallel_signature_checks_change_nothing_but_speed(tmp_path: Path) -> N
     finally:
         sigs.CHUNK = old
     assert report.state.to_json() == replay(kit.pact, kit.entries, AS_OF).to_json()
+    assert gc.get_freeze_count() == 0  # the objects frozen for the forked workers are thawed
 
 
 def test_a_forged_signature_is_still_rejected_by_the_audit(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from pausepact.statements import (
     SchemaError,
     SignerMismatchError,
     StatementTimeError,
+    TrustedKeys,
     UnknownStatementTypeError,
     keyid_of,
     load_signer,
@@ -384,6 +385,20 @@ def test_a_tampered_signature_is_refused() -> None:
 def test_signers_without_a_trusted_key_are_refused() -> None:
     with pytest.raises(InvalidSignatureError, match="no trusted key"):
         open_statement(signed("resume.vote").canonical_bytes(), [KEYS["lab/borealis"].verifier()])
+
+
+def test_an_index_of_trusted_keys_opens_exactly_as_the_key_list_does() -> None:
+    index = TrustedKeys(VERIFIERS)
+    for name in sorted(STATEMENT_TYPES):
+        raw = signed(name).canonical_bytes()
+        assert open_statement(raw, index) == open_statement(raw, VERIFIERS)
+    with pytest.raises(InvalidSignatureError, match="no trusted key"):
+        open_statement(
+            signed("resume.vote").canonical_bytes(), TrustedKeys([KEYS["lab/borealis"].verifier()])
+        )
+    stmt = json.loads(signed("resume.vote").payload)  # signed by another member
+    with pytest.raises(InvalidSignatureError):
+        open_statement(_resign(rfc8785.dumps(stmt), "lab/borealis"), index)
 
 
 def test_time_skew_is_bounded() -> None:

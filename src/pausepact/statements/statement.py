@@ -246,7 +246,8 @@ def open_statement(
 
     ``verified_keyid`` lets a caller that has *already* verified this exact
     envelope's signature by that key (the audit, on all cores) skip the Ed25519
-    check; the key must still be a trusted key of the named signer.
+    check; the key must still be a trusted key of the named signer. ``keys`` may be
+    a :class:`TrustedKeys`, indexed once for many statements.
     """
     env = data if isinstance(data, Envelope) else Envelope.from_json(data)
     if env.payload_type != PAYLOAD_TYPE:
