@@ -3,11 +3,12 @@ re-executes (no downloads: everything is built here)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from pausepact.guard.transcript import StepProgram
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -44,18 +45,6 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, data: Any) -> float
     return float(loss.detach())
 
 
-class Program:
+def Program() -> StepProgram:
     """The TrainingProgram the auditor loads with `--program tests.guardkit:Program`."""
-
-    def load(self, path: Path) -> tuple[Any, Any]:
-        model, opt = make()
-        state = torch.load(path, weights_only=True)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        return model, opt
-
-    def batch(self, batch_id: Any) -> Any:
-        return batch(int(batch_id))
-
-    def step(self, model: Any, optimizer: Any, data: Any) -> None:
-        train_step(model, optimizer, data)
+    return StepProgram(make, lambda batch_id: batch(int(batch_id)), train_step)

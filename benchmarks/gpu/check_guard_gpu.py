@@ -47,7 +47,11 @@ from pausepact.client import Client  # noqa: E402
 from pausepact.guard import PausedError, PauseGuard  # noqa: E402
 from pausepact.guard.meter import ComputeMeter, measure_step_flop  # noqa: E402
 from pausepact.guard.torch_loop import guarded  # noqa: E402
-from pausepact.guard.transcript import TranscriptRecorder, verify_transcript  # noqa: E402
+from pausepact.guard.transcript import (  # noqa: E402
+    StepProgram,
+    TranscriptRecorder,
+    verify_transcript,
+)
 from pausepact.statements.keyfiles import load_signer  # noqa: E402
 
 REFRESH = 0.25
@@ -66,23 +70,6 @@ def batch(batch_id: int) -> torch.Tensor:
 
 def one_step(model: nn.Module, opt: torch.optim.Optimizer, data: torch.Tensor) -> None:
     train_step(model, opt, data, ARGS.device)
-
-
-class Program:
-    """The training program the auditor re-executes (the TrainingProgram protocol)."""
-
-    def load(self, path: Path) -> tuple[Any, Any]:
-        model, opt = make()
-        state = torch.load(path, weights_only=True, map_location=ARGS.device)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        return model, opt
-
-    def batch(self, batch_id: Any) -> Any:
-        return batch(int(batch_id))
-
-    def step(self, model: Any, optimizer: Any, data: Any) -> None:
-        one_step(model, optimizer, data)
 
 
 def sync() -> None:
@@ -215,7 +202,8 @@ def main() -> None:
             out["run_registered_and_covered"] = bool(run and run.covered)
             out["violations"] = [v.kind for v in state.violations]
         t = time.perf_counter()
-        report = verify_transcript(tmp / "transcript.jsonl", states, Program(), samples=3, seed=7)
+        program = StepProgram(make, lambda batch_id: batch(int(batch_id)), one_step, ARGS.device)
+        report = verify_transcript(tmp / "transcript.jsonl", states, program, samples=3, seed=7)
         out["audit_reexecution_seconds"] = round(time.perf_counter() - t, 2)
         out["audit_segments"] = [s.__dict__ for s in report.segments]
         out["audit_bitwise_ok"] = report.ok

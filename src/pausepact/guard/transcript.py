@@ -30,7 +30,7 @@ import os
 import random
 import struct
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -435,6 +435,34 @@ class TrainingProgram(Protocol):
 
     def step(self, model: Any, optimizer: Any, batch: Any) -> None:
         """One training step."""
+
+
+@dataclass(frozen=True)
+class StepProgram:
+    """A :class:`TrainingProgram` from the lab's three functions: ``make()`` → fresh
+    (model, optimizer), ``batch_of(id)`` → data, ``train(model, optimizer, data)`` → one
+    step. :meth:`load` reads the state files :class:`TranscriptRecorder` saves, onto
+    ``map_location`` (e.g. ``"cuda"``) when given."""
+
+    make: Callable[[], tuple[Any, Any]]
+    batch_of: Callable[[Any], Any]
+    train: Callable[[Any, Any, Any], Any]
+    map_location: str | None = None
+
+    def load(self, path: Path) -> tuple[Any, Any]:
+        import torch
+
+        model, optimizer = self.make()
+        state = torch.load(path, weights_only=True, map_location=self.map_location)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        return model, optimizer
+
+    def batch(self, batch_id: Any) -> Any:
+        return self.batch_of(batch_id)
+
+    def step(self, model: Any, optimizer: Any, batch: Any) -> None:
+        self.train(model, optimizer, batch)
 
 
 def load_program(entry: str, path: str | None = None) -> TrainingProgram:
