@@ -84,6 +84,12 @@ class LogStore(Protocol):
         Raises :class:`SequencingConflictError` when the size is not ``batch.start``.
         """
 
+    def rewrite_tiles(self, size: int, tiles: dict[tuple[int, int], bytes]) -> None:
+        """Atomically replace hash rows (a repair), only while the size is ``size``.
+
+        Raises :class:`SequencingConflictError` when the size has moved.
+        """
+
     def save_checkpoint(self, size: int, note: str) -> None:
         """Durably remember a signed checkpoint (first one per size wins)."""
 

@@ -22,11 +22,13 @@ re-sequenced after a crash gets its first index back).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -35,6 +37,38 @@ from .base import Batch, SequencingConflictError, StoreError
 
 SCHEMA_VERSION = "1"
 _LEVEL_SHIFT = 56
+_log = logging.getLogger("pausepact.postgres")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class DatabaseUnavailableError(StoreError):
+    """PostgreSQL could not be reached or dropped the connection; nothing was refused,
+    the operation may be retried (a server answers 503)."""
+
+
+def _reconnecting(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run an idempotent operation; if its connection turns out dead (the server
+    restarted, an operator terminated the sessions), drop the pool's broken
+    connections and try once more, then report :class:`DatabaseUnavailableError`.
+
+    Only for operations that may safely run twice: reads, and writes whose repetition
+    is harmless (a queued entry queued twice is sequenced once)."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        pool: ConnectionPool = args[0].pool  # type: ignore[attr-defined]
+        try:
+            return fn(*args, **kwargs)
+        except psycopg.OperationalError as exc:
+            _log.warning("PostgreSQL connection lost (%s); reconnecting", exc)
+            try:
+                pool.check()
+                return fn(*args, **kwargs)
+            except psycopg.OperationalError as again:
+                raise DatabaseUnavailableError(f"PostgreSQL is unavailable: {again}") from None
+
+    return run
 
 
 def schema_for(origin: str) -> str:
@@ -59,6 +93,11 @@ def connect_pool(url: str, max_size: int = 8) -> ConnectionPool:
     except Exception as exc:
         raise StoreError(f"cannot connect to PostgreSQL at {url}: {exc}") from None
     return pool
+
+
+class NotSequencedError(StoreError):
+    """Statements were queued durably but not yet given an index: they may still be
+    logged (a server answers 503, not a refusal)."""
 
 
 class PostgresStore:
@@ -121,6 +160,7 @@ class PostgresStore:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.s} CASCADE")
 
     # --- meta -----------------------------------------------------------------
+    @_reconnecting
     def get_meta(self, key: str) -> str | None:
         with self.pool.connection() as conn:
             row = conn.execute(f"SELECT value FROM {self.s}.meta WHERE key=%s", (key,)).fetchone()
@@ -139,6 +179,7 @@ class PostgresStore:
         return int(value) if value is not None else 0
 
     # --- reads ----------------------------------------------------------------
+    @_reconnecting
     def read_tile(self, level: int, index: int) -> bytes | None:
         with self.pool.connection() as conn:
             row = conn.execute(
@@ -146,6 +187,7 @@ class PostgresStore:
             ).fetchone()
         return None if row is None else bytes(row[0])
 
+    @_reconnecting
     def read_bundle(self, index: int) -> bytes | None:
         with self.pool.connection() as conn:
             row = conn.execute(
@@ -176,7 +218,23 @@ class PostgresStore:
                 )
             conn.execute(f"UPDATE {s}.meta SET value=%s WHERE key='size'", (str(batch.end),))
 
+    def rewrite_tiles(self, size: int, tiles: dict[tuple[int, int], bytes]) -> None:
+        s = self.s
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(f"SELECT value FROM {s}.meta WHERE key='size' FOR UPDATE").fetchone()
+            if row is None or int(row[0]) != size:
+                raise SequencingConflictError(
+                    f"store has {row[0] if row else '?'} entries, the repair expected {size}"
+                )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO {s}.tiles VALUES (%s, %s) "
+                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+                    [(_tile_id(lv, n), data) for (lv, n), data in tiles.items()],
+                )
+
     # --- checkpoints ------------------------------------------------------------
+    @_reconnecting
     def save_checkpoint(self, size: int, note: str) -> None:
         with self.pool.connection() as conn:
             conn.execute(
@@ -184,6 +242,7 @@ class PostgresStore:
                 (size, note),
             )
 
+    @_reconnecting
     def latest_checkpoint(self) -> tuple[int, str] | None:
         with self.pool.connection() as conn:
             row = conn.execute(
@@ -192,12 +251,15 @@ class PostgresStore:
         return None if row is None else (int(row[0]), str(row[1]))
 
     def checkpoints(self) -> Iterator[tuple[int, str]]:
+        return iter(self._checkpoints())
+
+    @_reconnecting
+    def _checkpoints(self) -> list[tuple[int, str]]:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT size, note FROM {self.s}.checkpoints ORDER BY size"
             ).fetchall()
-        for size, note in rows:
-            yield int(size), str(note)
+        return [(int(size), str(note)) for size, note in rows]
 
     def close(self) -> None:
         """The pool belongs to the caller."""
@@ -210,11 +272,13 @@ class PostgresLeafIndex:
         self.pool = pool
         self.s = f'"{schema}"'
 
+    @_reconnecting
     def indexed_size(self) -> int:
         with self.pool.connection() as conn:
             row = conn.execute(f"SELECT value FROM {self.s}.meta WHERE key='indexed'").fetchone()
         return int(row[0]) if row else 0
 
+    @_reconnecting
     def candidates(self, keys: Sequence[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
         if not keys:
@@ -260,6 +324,7 @@ class SubmissionQueue:
         self.pool = pool
         self.s = f'"{schema}"'
 
+    @_reconnecting
     def enqueue(self, entries: Sequence[bytes]) -> list[int]:
         """Queue ``entries`` in one statement; their ids, in the entries' order (ids come
         from one sequence, drawn row by row in insertion order)."""
@@ -277,22 +342,33 @@ class SubmissionQueue:
         done: dict[int, int] = {}
         delay = poll
         while True:
-            with self.pool.connection() as conn:
-                for qid, idx in conn.execute(
-                    f"SELECT id, idx FROM {self.s}.queue WHERE id = ANY(%s) AND idx IS NOT NULL",
-                    ([i for i in ids if i not in done],),
-                ):
-                    done[int(qid)] = int(idx)
+            done.update(self._answered([i for i in ids if i not in done]))
             if len(done) == len(ids):
-                with self.pool.connection() as conn:
-                    conn.execute(f"DELETE FROM {self.s}.queue WHERE id = ANY(%s)", (list(ids),))
+                self._collect(ids)
                 return [done[i] for i in ids]
             if time.monotonic() > deadline:
-                raise StoreError(
-                    "no sequencer answered in time (is a server holding the sequencer lock?)"
+                raise NotSequencedError(
+                    f"{len(ids) - len(done)} of {len(ids)} statements are queued but no "
+                    f"sequencer gave them an index within {timeout:g} s; they stay queued "
+                    "and may still be logged (resubmitting is safe: a statement is logged once)"
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.01)
+
+    @_reconnecting
+    @_reconnecting
+    def _answered(self, ids: Sequence[int]) -> dict[int, int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT id, idx FROM {self.s}.queue WHERE id = ANY(%s) AND idx IS NOT NULL",
+                (list(ids),),
+            ).fetchall()
+        return {int(qid): int(idx) for qid, idx in rows}
+
+    @_reconnecting
+    def _collect(self, ids: Sequence[int]) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(f"DELETE FROM {self.s}.queue WHERE id = ANY(%s)", (list(ids),))
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         with self.pool.connection() as conn:
@@ -302,6 +378,7 @@ class SubmissionQueue:
             ).fetchall()
         return [(int(i), bytes(e)) for i, e in rows]
 
+    @_reconnecting
     def resolve(self, results: Sequence[tuple[int, int]]) -> None:
         with self.pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(
@@ -309,6 +386,7 @@ class SubmissionQueue:
                 [(idx, qid) for qid, idx in results],
             )
 
+    @_reconnecting
     def purge(self, older_than_seconds: float = 600) -> int:
         """Delete answered rows nobody collected (their submitter died): they are logged."""
         with self.pool.connection() as conn:

@@ -19,17 +19,26 @@ ROW_STRIDE = 4
 
 
 class TreeReader:
-    def __init__(self, store: LogStore, cache_rows: int = 2048) -> None:
+    def __init__(
+        self, store: LogStore, cache_rows: int = 2048, *, cache_partial: bool = True
+    ) -> None:
         self.store = store
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._cache_rows = cache_rows
+        self._cache_partial = cache_partial
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every cached row (after rows were rewritten by a repair)."""
+        with self._lock:
+            self._cache.clear()
 
     def row(self, level: int, index: int, need: int = 0) -> bytes:
         """Tile row ``(level, index)`` holding at least ``need`` hashes.
 
         Rows are append-only (a partial row only ever grows), so any cached copy
-        is a correct prefix; it is re-read only when it is too short.
+        is a correct prefix; it is re-read only when it is too short. A reader made
+        with ``cache_partial=False`` caches complete rows only (the sequencer's own).
         """
         key = (level, index)
         with self._lock:
@@ -40,6 +49,8 @@ class TreeReader:
         data = self.store.read_tile(level, index)
         if data is None or len(data) < need * HASH_SIZE:
             raise StoreError(f"tile row ({level}, {index}) is missing from the store")
+        if not self._cache_partial and len(data) < TILE_WIDTH * HASH_SIZE:
+            return data
         with self._lock:
             self._cache[key] = data
             self._cache.move_to_end(key)

@@ -7,8 +7,11 @@
    index back) and the new tree nodes are computed level by level, reading only
    the right edge of the stored tree.
 3. **commit** — entries, nodes and the new size are written in one durable
-   transaction; only then are callers told their indices.
-4. **checkpoint** — a note is signed over the committed size and root only.
+   transaction; only then are callers told their indices. Every row a batch writes
+   has exactly the length its position implies (:func:`check_batch_shape`).
+4. **checkpoint** — a note is signed over the committed size and root only, and only
+   after the rows written since the last check were recomputed from the entry bundles
+   (:mod:`pausepact.store.repair`); rows that disagree are rebuilt from the bundles.
 5. **publish** — the checkpoint is stored (and, with a server, sent to witnesses).
 """
 
@@ -25,8 +28,9 @@ from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import NoteSigner
 from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH
-from .base import Batch, EntryTooLargeError, LeafIndex, LogStore
+from .base import Batch, EntryTooLargeError, LeafIndex, LogStore, StoreError
 from .reader import ROW_STRIDE, TreeReader
+from .repair import TreeCorruptError, check_edge, repair, signed_root
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +56,24 @@ def _prefixes(leaves: Sequence[bytes]) -> list[int]:
     return list(struct.unpack(f">{len(leaves)}q", b"".join([h[:8] for h in leaves])))
 
 
+def check_batch_shape(batch: Batch) -> None:
+    """Refuse a batch whose rows do not have exactly the lengths that the new size
+    implies: a row extended from a stale (short) copy can never be committed."""
+    end = batch.end
+    for (level, row), data in batch.tiles.items():
+        count = end >> level
+        want = min(TILE_WIDTH, count - row * TILE_WIDTH)
+        if (
+            want <= 0
+            or len(data) != want * HASH_SIZE
+            or row * TILE_WIDTH < ((batch.start >> level) // TILE_WIDTH * TILE_WIDTH)
+        ):
+            raise StoreError(
+                f"refusing to commit tile row ({level}, {row}) with {len(data) // HASH_SIZE} "
+                f"hashes: size {end} implies {max(want, 0)}"
+            )
+
+
 def _as_bytes(i: int, e: object) -> bytes:
     if not isinstance(e, bytes | bytearray | memoryview):
         raise TypeError(f"entry {i} is {type(e).__name__}, not bytes")
@@ -74,7 +96,12 @@ class Sequencer:
         self.index = index
         self.origin = origin
         self.signer = signer
+        # ``reader`` is the log's shared, caching reader: the sequencer never reads
+        # through it (a cached copy must not be written back), it only clears it after
+        # a repair. Its own reader caches complete rows only: they never change.
         self.reader = reader or TreeReader(store)
+        self._rows = TreeReader(store, cache_partial=False)
+        self._verified: int | None = None  # the size up to which the tree was checked
         self.max_batch = max_batch
         self.index_every = index_every
         # Dedup window: leaf hash -> index for entries past the leaf index's
@@ -131,8 +158,7 @@ class Sequencer:
                 r.result = indices[pos : pos + len(r.entries)]
                 pos += len(r.entries)
         except BaseException as exc:
-            self._tails.clear()
-            self._tail_bundle = None
+            self._forget()
             self._join_flush()
             self._recent = None  # rebuilt from the index watermark and the tiles
             self._flushing = {}
@@ -142,8 +168,49 @@ class Sequencer:
             for r in pending:
                 r.done = True
 
+    def _forget(self) -> None:
+        """After any error: trust nothing kept in memory about the stored tree; the
+        next batch checks the stored right edge again before extending it."""
+        self._tails.clear()
+        self._tail_bundle = None
+        self._verified = None
+        self._rows.clear()
+
+    # --- the check (and repair) before extending or signing ------------------------------
+    def _check(self) -> int:
+        """Check the rows written since the last check against the entry bundles (after
+        a start or an error: the whole right edge), repair them if they disagree, and
+        return the checked size. Called with the commit lock held."""
+        size = self.store.size()
+        latest = self.store.latest_checkpoint()
+        signed = signed_root(latest[1]) if latest is not None else None
+        fresh = self._verified is None
+        since = self._verified if self._verified is not None else (signed[0] if signed else 0)
+        problem = check_edge(self.store, size, min(since, size), signed, whole_edge=fresh)
+        if problem is not None:
+            _log.warning(
+                "the stored tree failed its check at size %d (%s); rebuilding it from the "
+                "entry bundles",
+                size,
+                problem,
+            )
+            repair(self.store, size, signed, self.store.rewrite_tiles)
+            self._forget()
+            self.reader.clear()
+            problem = check_edge(self.store, size, 0, signed, whole_edge=True)
+            if problem is not None:
+                raise TreeCorruptError(f"the stored tree is inconsistent after a repair: {problem}")
+        self._verified = size
+        return size
+
+    def _checked_root(self, size: int) -> bytes:
+        self._check()
+        return self._rows.root(size)  # ValueError for a size beyond the log
+
     # --- 2. integrate ---------------------------------------------------------------
     def _sequence_batch(self, entries: list[bytes]) -> list[int]:
+        if self._verified is None:
+            self._check()
         sha = hashlib.sha256
         hashes = [sha(b"\x00" + e).digest() for e in entries]
         known = self._lookup(hashes)
@@ -168,6 +235,7 @@ class Sequencer:
         if new_hashes:
             batch = self._integrate(start, new_entries, new_hashes)
             # --- 3. commit ---------------------------------------------------------
+            check_batch_shape(batch)
             self.store.commit(batch)
             self._remember_tails(batch)
             recent = self._window()
@@ -189,7 +257,7 @@ class Sequencer:
                 bits[k >> 3] |= 1 << (k & 7)
             self._filter = bits
             self._index_nonempty = start > 0
-            self._recent = {self.reader.node(0, i): i for i in range(start, end)}
+            self._recent = {h: i for i, h in enumerate(self._leaf_range(start, end), start)}
         return self._recent
 
     def _lookup(self, hashes: list[bytes]) -> dict[bytes, int]:
@@ -210,7 +278,7 @@ class Sequencer:
                 cands = self.index.candidates([k for _, k in maybe])
                 for h, k in maybe:
                     for idx in cands.get(k, ()):
-                        if self.reader.node(0, idx) == h and idx < found.get(h, idx + 1):
+                        if self._rows.node(0, idx) == h and idx < found.get(h, idx + 1):
                             found[h] = idx
         return found
 
@@ -279,15 +347,39 @@ class Sequencer:
     def close(self) -> None:
         self.flush_index()
 
+    def _leaf_range(self, start: int, end: int) -> list[bytes]:
+        """Leaf hashes ``start..end-1`` from the level-0 rows, a row per read."""
+        out: list[bytes] = []
+        pos = start
+        while pos < end:
+            row, off = divmod(pos, TILE_WIDTH)
+            take = min(TILE_WIDTH - off, end - pos)
+            data = self._rows.row(0, row, off + take)
+            out.extend(
+                data[i : i + HASH_SIZE]
+                for i in range(off * HASH_SIZE, (off + take) * HASH_SIZE, HASH_SIZE)
+            )
+            pos += take
+        return out
+
     def _tail_row(self, level: int, count: int) -> bytes:
-        """The stored partial row at ``level`` when that level has ``count`` nodes."""
+        """The partial row at ``level`` when that level has ``count`` committed nodes:
+        this sequencer's own copy from its last commit, or the store's, which must hold
+        exactly ``count % 256`` hashes. Never a reader's cache: a shorter cached copy,
+        extended, would put every new hash at the wrong offset."""
         off = count % TILE_WIDTH
         if off == 0:
             return b""
         row = self._tails.get(level)
         if row is None or len(row) != off * HASH_SIZE:
-            row = self.reader.row(level, count // TILE_WIDTH)[: off * HASH_SIZE]
-            self._tails[level] = row
+            stored = self.store.read_tile(level, count // TILE_WIDTH)
+            if stored is None or len(stored) != off * HASH_SIZE:
+                held = "no row" if stored is None else f"{len(stored) // HASH_SIZE} hashes"
+                raise StoreError(
+                    f"tile row ({level}, {count // TILE_WIDTH}) holds {held}; "
+                    f"{count} nodes at level {level} imply {off}"
+                )
+            row = self._tails[level] = stored
         return row
 
     def _bundle_tail(self, start: int) -> bytes:
@@ -296,6 +388,26 @@ class Sequencer:
         if self._tail_bundle is None:
             self._tail_bundle = self.store.read_bundle(start // TILE_WIDTH) or b""
         return self._tail_bundle
+
+    def _node_below(self, batch: Batch, level: int, index: int) -> bytes:
+        """Node ``(level, index)`` of a level that is not stored, folded from the stored
+        level beneath: from the rows this batch rewrites, else from complete rows."""
+        up = level % ROW_STRIDE
+        first = index << up
+        row, slot = divmod(first, TILE_WIDTH)
+        data = batch.tiles.get((level - up, row))
+        if data is None:
+            data = self._rows.row(level - up, row, slot + (1 << up))
+        hashes = [
+            data[i : i + HASH_SIZE]
+            for i in range(slot * HASH_SIZE, (slot + (1 << up)) * HASH_SIZE, HASH_SIZE)
+        ]
+        while len(hashes) > 1:
+            pairs = iter(hashes)
+            hashes = [
+                hashlib.sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=True)
+            ]
+        return hashes[0]
 
     def _integrate(self, start: int, entries: list[bytes], hashes: list[bytes]) -> Batch:
         batch = Batch(start, hashes)
@@ -322,7 +434,7 @@ class Sequencer:
                 left = (
                     self._tail_row(level, first)[-HASH_SIZE:]
                     if stored
-                    else self.reader.node(level, first - 1)
+                    else self._node_below(batch, level, first - 1)
                 )
                 seq = [left, *level_hashes]
                 first = (first - 1) >> 1
@@ -368,7 +480,7 @@ class Sequencer:
             latest = self.store.latest_checkpoint()
             if latest is not None and latest[0] == size:
                 return latest[1]
-            note = Checkpoint(self.origin, size, self.reader.root(size)).sign(self.signer)
+            note = Checkpoint(self.origin, size, self._checked_root(size)).sign(self.signer)
             self.publish(size, note)
             return note
 
@@ -382,7 +494,7 @@ class Sequencer:
             for stored, note in self.store.checkpoints():
                 if stored == size:
                     return note
-            note = Checkpoint(self.origin, size, self.reader.root(size)).sign(self.signer)
+            note = Checkpoint(self.origin, size, self._checked_root(size)).sign(self.signer)
             self.publish(size, note)
             return note
 
@@ -390,8 +502,8 @@ class Sequencer:
         """Sign a checkpoint over the committed tree without storing it: a server
         first has it cosigned by witnesses, then :meth:`publish`es the cosigned note."""
         with self._commit_lock:
-            size = self.store.size()
-            return size, Checkpoint(self.origin, size, self.reader.root(size)).sign(self.signer)
+            size = self._check()
+            return size, Checkpoint(self.origin, size, self._rows.root(size)).sign(self.signer)
 
     def publish(self, size: int, note: str) -> None:
         """Make a checkpoint durable (with any witness cosignatures it carries)."""

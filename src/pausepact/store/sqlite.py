@@ -103,6 +103,25 @@ class SQLiteStore:
                 db.execute("ROLLBACK")
                 raise
 
+    def rewrite_tiles(self, size: int, tiles: dict[tuple[int, int], bytes]) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                (stored,) = db.execute("SELECT value FROM meta WHERE key='size'").fetchone()
+                if int(stored) != size:
+                    raise SequencingConflictError(
+                        f"store has {stored} entries, the repair expected {size}"
+                    )
+                db.executemany(
+                    "INSERT OR REPLACE INTO tiles VALUES (?, ?)",
+                    ((_tile_id(lv, n), data) for (lv, n), data in tiles.items()),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     # --- checkpoints ------------------------------------------------------------
     def save_checkpoint(self, size: int, note: str) -> None:
         with self._lock:

@@ -1,0 +1,224 @@
+"""Checking the stored tree against its entries, and repairing it from them.
+
+The entry bundles are the log's primary data; every stored hash row is derived from
+them. A sequencer checks the rows it is about to sign over (:func:`check_edge`) and, if
+a row disagrees, rebuilds the rows from the bundles (:func:`repair`), but only after the
+rebuilt tree reproduces the root of the last signed checkpoint: a log never signs a
+tree it has not checked, and never "repairs" its way past what it already signed.
+
+The check is bounded: level 0 is compared with the bundles of the rows that changed,
+and every stored level ``L`` above it with the rows of level ``L - 4`` beneath (each
+node is a fold of 16 of them), so a check reads a few rows per level whatever the size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+
+from ..tlog import merkle
+from ..tlog.checkpoint import Checkpoint
+from ..tlog.errors import TlogError
+from ..tlog.merkle import HASH_SIZE
+from ..tlog.note import parse_note
+from ..tlog.tiles import TILE_WIDTH, decode_bundle
+from .base import LogStore, StoreError
+from .reader import ROW_STRIDE
+
+_log = logging.getLogger("pausepact.store.repair")
+
+
+class TreeCorruptError(StoreError):
+    """The stored tree or entries are inconsistent in a way that cannot be repaired
+    from the entry bundles (a bundle is missing, or the bundles contradict a signed
+    checkpoint). Nothing is signed over such a log."""
+
+
+def _leaf_hashes(bundle: bytes, count: int) -> list[bytes]:
+    """Leaf hashes of a bundle's first ``count`` entries; a malformed bundle yields
+    fewer (callers compare the count)."""
+    sha = hashlib.sha256
+    try:
+        items = decode_bundle(bundle)
+    except TlogError:
+        return []
+    return [sha(b"\x00" + e).digest() for e in items[:count]]
+
+
+def _fold(hashes: list[bytes]) -> list[bytes]:
+    pairs = iter(hashes)
+    return [merkle.node_hash(a, b) for a, b in zip(pairs, pairs, strict=False)]
+
+
+def expected_rows(leaves: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
+    """Every stored hash row of the tree over ``leaves``: levels 0, 4, 8, … in rows of
+    256 complete nodes (the last row of a level partial), as the sequencer writes them."""
+    rows: dict[tuple[int, int], bytes] = {}
+    level, nodes = 0, list(leaves)
+    while nodes:
+        if level % ROW_STRIDE == 0:
+            for r in range(0, len(nodes), TILE_WIDTH):
+                rows[(level, r // TILE_WIDTH)] = b"".join(nodes[r : r + TILE_WIDTH])
+        nodes = _fold(nodes)
+        level += 1
+    return rows
+
+
+def all_leaf_hashes(store: LogStore, size: int) -> list[bytes]:
+    """Leaf hashes of entries ``0..size-1``, recomputed from the entry bundles."""
+    leaves: list[bytes] = []
+    for row in range((size + TILE_WIDTH - 1) // TILE_WIDTH):
+        bundle = store.read_bundle(row)
+        if bundle is None:
+            raise TreeCorruptError(f"entry bundle {row} is missing: the tree cannot be rebuilt")
+        want = min(TILE_WIDTH, size - row * TILE_WIDTH)
+        hashes = _leaf_hashes(bundle, want)
+        if len(hashes) != want:
+            raise TreeCorruptError(
+                f"entry bundle {row} holds {len(hashes)} entries, the log's size implies {want}"
+            )
+        leaves.extend(hashes)
+    return leaves
+
+
+def signed_root(note: str) -> tuple[int, bytes]:
+    cp = Checkpoint.parse(parse_note(note).text)
+    return cp.size, cp.root
+
+
+class _Rows:
+    """Fresh reads of stored rows (never a cache), memoised for one check only."""
+
+    def __init__(self, store: LogStore) -> None:
+        self.store = store
+        self._seen: dict[tuple[int, int], bytes | None] = {}
+
+    def row(self, level: int, index: int) -> bytes | None:
+        key = (level, index)
+        if key not in self._seen:
+            self._seen[key] = self.store.read_tile(level, index)
+        return self._seen[key]
+
+    def node(self, level: int, index: int) -> bytes:
+        up = level % ROW_STRIDE
+        first = index << up
+        data = self.row(level - up, first // TILE_WIDTH) or b""
+        slot = first % TILE_WIDTH
+        hashes = [
+            data[i : i + HASH_SIZE]
+            for i in range(slot * HASH_SIZE, (slot + (1 << up)) * HASH_SIZE, HASH_SIZE)
+        ]
+        if len(hashes) != 1 << up or any(len(h) != HASH_SIZE for h in hashes):
+            raise _Mismatch(f"tile row ({level - up}, {first // TILE_WIDTH}) is too short")
+        while len(hashes) > 1:
+            hashes = _fold(hashes)
+        return hashes[0]
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _expected_row_from_below(rows: _Rows, level: int, index: int, count: int) -> bytes:
+    """Row ``(level, index)`` recomputed from the stored rows of ``level - 4``."""
+    first, last = index * TILE_WIDTH, min((index + 1) * TILE_WIDTH, count)
+    span = 1 << ROW_STRIDE
+    out: list[bytes] = []
+    for j in range(first, last):
+        lo = j * span
+        below = rows.row(level - ROW_STRIDE, lo // TILE_WIDTH) or b""
+        off = lo % TILE_WIDTH
+        chunk = below[off * HASH_SIZE : (off + span) * HASH_SIZE]
+        if len(chunk) != span * HASH_SIZE:
+            raise _Mismatch(f"tile row ({level - ROW_STRIDE}, {lo // TILE_WIDTH}) is too short")
+        hashes = [chunk[i : i + HASH_SIZE] for i in range(0, len(chunk), HASH_SIZE)]
+        while len(hashes) > 1:
+            hashes = _fold(hashes)
+        out.append(hashes[0])
+    return b"".join(out)
+
+
+def check_edge(
+    store: LogStore,
+    size: int,
+    since: int,
+    signed: tuple[int, bytes] | None,
+    *,
+    whole_edge: bool = False,
+) -> str | None:
+    """The first problem found in the rows that cover entries ``since..size-1`` (with
+    ``whole_edge``, also the last row of every level), or ``None`` if they all equal
+    their recomputation and the stored root at the signed size is the signed root."""
+    rows = _Rows(store)
+    try:
+        if signed is not None and 0 < signed[0] <= size:
+            got = merkle.root(rows.node, signed[0])
+            if got != signed[1]:
+                return f"the stored tree's root at size {signed[0]} is not the signed root"
+        level = 0
+        while size >> level:
+            count = size >> level
+            last = (count - 1) // TILE_WIDTH
+            old = since >> level
+            if old == count and not whole_edge:
+                level += ROW_STRIDE
+                continue
+            first = min(old // TILE_WIDTH, last)
+            for r in range(first, last + 1):
+                if level == 0:
+                    bundle = store.read_bundle(r)
+                    if bundle is None:
+                        return f"entry bundle {r} is missing"
+                    n = min(TILE_WIDTH, count - r * TILE_WIDTH)
+                    hashes = _leaf_hashes(bundle, n)
+                    if len(hashes) != n:
+                        return f"entry bundle {r} is malformed or short"
+                    want = b"".join(hashes)
+                else:
+                    want = _expected_row_from_below(rows, level, r, count)
+                stored = rows.row(level, r)
+                if stored != want:
+                    held = "absent" if stored is None else f"{len(stored) // HASH_SIZE} hashes"
+                    return (
+                        f"tile row ({level}, {r}) disagrees with its entries "
+                        f"({held}, {len(want) // HASH_SIZE} expected)"
+                    )
+            level += ROW_STRIDE
+    except _Mismatch as exc:
+        return str(exc)
+    return None
+
+
+def repair(
+    store: LogStore,
+    size: int,
+    signed: tuple[int, bytes] | None,
+    rewrite: Callable[[int, dict[tuple[int, int], bytes]], None],
+) -> list[tuple[int, int]]:
+    """Rebuild every hash row from the entry bundles and write those that differ
+    (through ``rewrite(size, rows)``, atomic and conditional on the size); returns the
+    rows rewritten. Refuses (:class:`TreeCorruptError`) if the rebuilt tree does not
+    reproduce the signed root."""
+    leaves = all_leaf_hashes(store, size)
+    if signed is not None and signed[0] > 0:
+        n0, root0 = signed
+        if n0 > size or merkle.root_of_leaves(leaves[:n0]) != root0:
+            raise TreeCorruptError(
+                f"the entry bundles do not reproduce the signed checkpoint at size {n0}: "
+                "the log's entries were altered and cannot be repaired; restore them from a "
+                "copy (a mirror, the witnesses' sizes and an auditor's download)"
+            )
+    wanted = expected_rows(leaves)
+    changed = {k: v for k, v in wanted.items() if store.read_tile(*k) != v}
+    if changed:
+        rewrite(size, changed)
+        _log.warning(
+            "repaired %d tile row(s) from the entry bundles at size %d (checked against the "
+            "signed checkpoint at size %d): %s",
+            len(changed),
+            size,
+            signed[0] if signed else 0,
+            ", ".join(f"({lv}, {r})" for lv, r in sorted(changed)),
+        )
+    return sorted(changed)
