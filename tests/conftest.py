@@ -16,3 +16,66 @@ def load_json(path: Path) -> Any:
 @pytest.fixture
 def note_vectors() -> Any:
     return load_json(VECTORS / "note.json")
+
+
+# --- no process left behind ------------------------------------------------------------
+# Every process a test starts (servers, witnesses, their admission workers, resource
+# trackers) inherits this marker; when the session ends, any process still carrying it is
+# a leak: it is reported, killed, and the session fails.
+_MARKER = "PAUSEPACT_TEST_SESSION"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+    import uuid
+
+    os.environ.setdefault(_MARKER, uuid.uuid4().hex)
+
+
+def marked_processes() -> list[tuple[int, str]]:
+    """Processes other than this one (and its own resource tracker) that carry the
+    session marker: (pid, command line)."""
+    import os
+
+    me = os.getpid()
+    wanted = f"{_MARKER}={os.environ[_MARKER]}".encode()
+    found: list[tuple[int, str]] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if wanted not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone, or not ours to read
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if state == "Z" or (int(ppid) == me and "resource_tracker" in cmd):
+            continue
+        found.append((int(entry.name), cmd.strip()))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+    import signal
+    import time
+
+    if not Path("/proc/self/environ").exists():
+        return
+    deadline = time.monotonic() + 5  # workers notice their server's death within 0.2 s
+    left = marked_processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = marked_processes()
+    if not left:
+        return
+    lines = "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left)
+    print(f"\nprocesses left behind by the tests (killed now):\n{lines}")
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

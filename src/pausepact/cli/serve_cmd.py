@@ -3,13 +3,57 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import CosignatureSigner, parse_verifier_key
 from .common import fail_input, input_errors
+
+
+def _once(fn: Callable[[], None]) -> Callable[[], None]:
+    lock = threading.Lock()
+    done: list[bool] = []
+
+    def run() -> None:
+        with lock:
+            if not done:
+                done.append(True)
+                fn()
+
+    return run
+
+
+def run_server(app: Any, host: str, port: int, close: Callable[[], None]) -> None:
+    """Serve ``app`` with uvicorn and run ``close`` on the way out, whatever ends it.
+
+    uvicorn answers SIGTERM and SIGINT with a graceful shutdown and then re-raises the
+    signal, so code after ``uvicorn.run`` never runs on a signal: ``close`` (lock
+    release, index flush, worker shutdown) is hooked into the app's lifespan shutdown,
+    and also runs after ``run`` for exits that never started the app (port in use)."""
+    import uvicorn
+
+    close = _once(close)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            try:
+                yield state
+            finally:
+                close()
+
+    app.router.lifespan_context = lifespan
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        close()
 
 
 @click.command()
@@ -54,14 +98,14 @@ def serve(
 
     With --db postgresql://… the log lives in PostgreSQL: several servers may share it;
     all accept submissions, one (elected) sequences and publishes."""
-    import uvicorn
-
     from ..pact.errors import PactError
     from ..server.app import create_app
     from ..server.node import Node
 
     if not (Path(directory) / "pact.toml").exists():
         fail_input(f"{directory} has no pact.toml: create a workspace with `pausepact init`")
+    # before the node starts: its sequencer election logs from its first moment
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         node = Node.from_workspace(
             directory,
@@ -74,16 +118,7 @@ def serve(
         )
     except PactError as exc:
         fail_input(str(exc))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
-        uvicorn.run(
-            create_app(node, max_concurrency=max_concurrency),
-            host=host,
-            port=port,
-            log_level="warning",
-        )
-    finally:
-        node.close()
+    run_server(create_app(node, max_concurrency=max_concurrency), host, port, node.close)
 
 
 @click.group()
@@ -118,8 +153,6 @@ def witness() -> None:
 @input_errors
 def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port: int) -> None:
     """Serve POST /add-checkpoint for the given logs (c2sp.org/tlog-witness)."""
-    import uvicorn
-
     from ..server.witness_app import create_witness_app
     from ..statements.keyfiles import load_signer
     from ..store.witness_state import SQLiteWitnessState
@@ -140,7 +173,4 @@ def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port
         verifiers.setdefault(v.name, []).append(v)
     state = SQLiteWitnessState(db)
     app = create_witness_app(Witness(signer, verifiers, state), state)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        state.close()
+    run_server(app, host, port, state.close)

@@ -69,6 +69,22 @@ def _ceil_div(a: timedelta, b: timedelta) -> int:
     return -((-a) // b)
 
 
+def order_slack(pact: Pact) -> timedelta:
+    """How far a signer's statement may be dated before that signer's latest applied
+    one: twice the pact's clock skew. Admission accepts any time within the skew of its
+    clock, so two honest statements submitted concurrently, or by two servers, may be
+    sequenced in either order and differ by up to twice the skew; anything older is
+    backdating, refused by admission and rejected by replay alike."""
+    return timedelta(seconds=2 * pact.pact.max_skew_seconds)
+
+
+def backwards_reason(signer: str, t: datetime, last: datetime, slack: timedelta) -> str:
+    return (
+        f"{signer}'s time goes backwards: {t.isoformat()} is more than "
+        f"{slack.total_seconds():g} s before its statement of {last.isoformat()}"
+    )
+
+
 def _iso(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -174,6 +190,7 @@ class _Machine:
         self.state.keys = {m.name: m.key for m in pact.members}
         self.trusted = TrustedKeys(self.keys.values())
         self.last_time: dict[str, datetime] = {}
+        self.order_slack = order_slack(pact)
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
         # with their periods parsed once (the schema has just parsed them: cache hits)
@@ -207,9 +224,11 @@ class _Machine:
             return
         last = self.last_time.get(p.signer)
         if last is not None and t < last:
-            self.reject(index, f"{p.signer}'s time goes backwards ({_iso(t)} < {_iso(last)})")
-            return
-        self.last_time[p.signer] = t
+            if t < last - self.order_slack:
+                self.reject(index, backwards_reason(p.signer, t, last, self.order_slack))
+                return
+        else:
+            self.last_time[p.signer] = t
         self.clock = max(self.clock, t)
         self.state.applied += 1
         self._raw = raw

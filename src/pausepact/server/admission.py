@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 from ..statements import StatementError, TrustedKeys, open_statement
 from ..tlog.keys import parse_verifier_key
 
-Admitted = tuple[bytes, str, str, str]  # entry, statement type, keyid, signer
+Admitted = tuple[bytes, str, str, str, datetime]  # entry, type, keyid, signer, time
 Refused = tuple[int, str]  # batch position, reason
 PARALLEL_FROM = 64
 
@@ -39,8 +41,20 @@ def check_chunk(
             return (start + offset, str(exc))
         if st.predicate.pact != pact_id:
             return (start + offset, f"statement is for pact {st.predicate.pact}, not {pact_id}")
-        out.append((st.entry(), st.type, st.keyid, st.predicate.signer))
+        out.append((st.entry(), st.type, st.keyid, st.predicate.signer, st.time))
     return out
+
+
+def _watch_parent(parent: int) -> None:
+    """Runs in each worker: exit as soon as the server that started it is gone, however
+    it ended (kill -9 included), so no worker is left running under PID 1."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _ready() -> bool:
@@ -56,7 +70,12 @@ class Admission:
     def _executor(self) -> Executor:
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")  # never fork a threaded server
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=ctx,
+                initializer=_watch_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def warm(self) -> None:

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..statements.blobs import BlobError
-from ..store.base import StoreError
+from ..store.base import EntryTooLargeError, NotSequencedError, StoreError
 from ..store.local import first_entries
 from ..tlog.errors import TlogError
 from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
@@ -168,7 +168,15 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
 
     @app.exception_handler(StoreError)
     async def _store(_r: Request, exc: StoreError) -> JSONResponse:
-        return _err(422, "store", str(exc))
+        # A store problem is the server's, not the request's: 503 (retry), never 422
+        # ("refused: invalid"). Only an entry over the bundle format's limit is the
+        # client's fault.
+        if isinstance(exc, EntryTooLargeError):
+            return _err(413, "too_large", str(exc))
+        code = "not_sequenced" if isinstance(exc, NotSequencedError) else "unavailable"
+        resp = _err(503, code, str(exc))
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     # --- submit ----------------------------------------------------------------------------
     def _results(raws: list[bytes], wait: bool, timeout: float) -> list[SubmitResult]:

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..pact.policy import Pact, load_pact
-from ..pact.replay import IncrementalReplay, KeyRing, State, replay
+from ..pact.replay import (
+    IncrementalReplay,
+    KeyRing,
+    State,
+    backwards_reason,
+    order_slack,
+    replay,
+)
 from ..statements.blobs import BlobStore
 from ..store.base import LogStore
 from ..store.local import LocalLog
@@ -30,7 +37,7 @@ from ..store.reader import TreeReader
 from ..tlog import merkle
 from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
-from .admission import Admission
+from .admission import Admission, Admitted
 from .publisher import Publisher, PublishResult
 
 MAX_ENVELOPE_BYTES = 0xFFFF
@@ -80,46 +87,73 @@ class RateLimiter:
 
 
 class KeyTracker:
-    """Members' current keys for admission, following ``key.rotate`` statements.
+    """What admission needs to know of the log: members' current keys (following
+    ``key.rotate`` statements) and each signer's latest statement time (replay rejects
+    a statement dated more than :func:`order_slack` before it, so admission does too).
 
     Only entries that can change a key (``key.rotate``) go through the replay machine;
-    the rest are skipped after a cheap look at their payload. Admission is a filter:
-    replay of the log stays the authority on which statements count.
+    the rest get a cheap look at their payload. Admission is a filter: replay of the
+    log stays the authority on which statements count.
     """
 
     def __init__(self, pact: Pact) -> None:
         self._ring = KeyRing(pact)
         self._next = 0
+        self._last: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def catch_up(self, log: ServedLog, known: Mapping[int, tuple[str, str]] | None = None) -> None:
-        """Apply new entries; ``known`` maps index → (statement type, verified keyid)
-        for entries this process admitted (no need to look or verify again)."""
+    def catch_up(
+        self, log: ServedLog, known: Mapping[int, tuple[str, str, str, datetime]] | None = None
+    ) -> None:
+        """Apply new entries; ``known`` maps index → (statement type, verified keyid,
+        signer, time) for entries this process admitted (no need to look again)."""
         with self._lock:
             size = log.size
             if size <= self._next:
                 return
             for i, raw in enumerate(log.entries(self._next, size), self._next):
                 hint = known.get(i) if known else None
+                signer: str | None
+                t: datetime | None
                 if hint is not None:
-                    if hint[0] == "key.rotate":
-                        self._ring.apply(i, raw, verified_keyid=hint[1])
-                elif _may_rotate(raw):
-                    self._ring.apply(i, raw)
+                    kind, keyid, signer, t = hint
+                    if kind == "key.rotate":
+                        self._ring.apply(i, raw, verified_keyid=keyid)
+                else:
+                    maybe, signer, t = _peek(raw)
+                    if maybe != "other":
+                        self._ring.apply(i, raw)
+                if signer is not None and t is not None:
+                    last = self._last.get(signer)
+                    if last is None or t > last:
+                        self._last[signer] = t
             self._next = size
 
     def current(self) -> list[NoteVerifier]:
         with self._lock:
             return self._ring.keys
 
+    def last_time(self, signer: str) -> datetime | None:
+        with self._lock:
+            return self._last.get(signer)
 
-def _may_rotate(raw: bytes) -> bool:
-    """False only for entries that certainly are not key.rotate statements."""
+
+def _peek(raw: bytes) -> tuple[str | None, str | None, datetime | None]:
+    """(kind, signer, time) read from an entry without verifying it. The kind is
+    ``"key.rotate"`` for anything that may be one, ``None`` when it cannot be told
+    (the replay machine then judges the entry), else ``"other"``. The signer and time
+    only serve to refuse backdated statements early."""
     try:
-        payload = json.loads(raw).get("payload", "")
-        return b"key.rotate" in base64.b64decode(payload)
-    except (ValueError, AttributeError, TypeError, binascii.Error):
-        return True  # let the machine judge (and reject) it
+        decoded = base64.b64decode(json.loads(raw)["payload"])
+    except (ValueError, KeyError, AttributeError, TypeError, binascii.Error, RecursionError):
+        return None, None, None
+    kind = "key.rotate" if b"key.rotate" in decoded else "other"
+    try:
+        pred = json.loads(decoded)["predicate"]
+        t = datetime.fromisoformat(str(pred["time"]).replace("Z", "+00:00"))
+        return kind, str(pred["signer"]), t if t.tzinfo is not None else None
+    except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
+        return kind, None, None
 
 
 @dataclass
@@ -193,6 +227,7 @@ class Node:
         self.admission = Admission(admission_workers)
         self.admission.warm()
         self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
+        self.order_slack = order_slack(pact)
         self.publish_interval = publish_interval
         self._published = threading.Condition()
         self._wake = threading.Event()
@@ -228,6 +263,8 @@ class Node:
             raise
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return  # closed already
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout=10)
@@ -236,7 +273,7 @@ class Node:
         self.log.close()
 
     # --- admission and sequencing --------------------------------------------------------
-    def admit(self, raws: Sequence[bytes]) -> list[tuple[bytes, str, str]]:
+    def admit(self, raws: Sequence[bytes]) -> list[Admitted]:
         """Validate every envelope (nothing is sequenced unless all pass); returns the
         canonical entries with their statement type and verified keyid."""
         if not raws:
@@ -246,23 +283,38 @@ class Node:
         for i, raw in enumerate(raws):
             if len(raw) > MAX_ENVELOPE_BYTES:
                 raise AdmissionError(f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", i, 413)
+        self.keys.catch_up(self.log)  # entries other servers (or tools) logged meanwhile
         vkeys = [k.vkey() for k in self.keys.current()]
         result = self.admission.check(raws, vkeys, self.pact.id, datetime.now(UTC), self.skew)
         if isinstance(result, tuple):
             raise AdmissionError(result[1], result[0])
+        self._check_order(result)
         signers: dict[str, int] = {}
-        for _, _, _, signer in result:
+        for _, _, _, signer, _ in result:
             signers[signer] = signers.get(signer, 0) + 1
         for member, n in signers.items():
             self.limiter.take(member, n)
-        return [(e, t, k) for e, t, k, _ in result]
+        return result
+
+    def _check_order(self, admitted: Sequence[Admitted]) -> None:
+        """Refuse what replay would reject as backdated: a statement dated more than the
+        pact's ordering slack before the signer's latest statement in the log (or
+        earlier in this batch), with the reason."""
+        latest: dict[str, datetime] = {}
+        for i, (_, _, _, signer, t) in enumerate(admitted):
+            last = latest.get(signer) or self.keys.last_time(signer)
+            if last is not None and t < last - self.order_slack:
+                raise AdmissionError(backwards_reason(signer, t, last, self.order_slack), i)
+            if last is None or t > last:
+                latest[signer] = t
 
     def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
         admitted = self.admit(raws)
-        entries = [e for e, _, _ in admitted]
+        entries = [a[0] for a in admitted]
         indices = self.log.append_many(entries)
         self.keys.catch_up(
-            self.log, {i: (t, k) for i, (_, t, k) in zip(indices, admitted, strict=True)}
+            self.log,
+            {i: (kind, k, s, t) for i, (_, kind, k, s, t) in zip(indices, admitted, strict=True)},
         )
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]

@@ -38,6 +38,16 @@ class SequencingConflictError(StoreError):
     """The store's size moved under the sequencer: another writer is active."""
 
 
+class DatabaseUnavailableError(StoreError):
+    """The database could not be reached or dropped the connection; nothing was
+    refused, and the operation may be retried (a server answers 503)."""
+
+
+class NotSequencedError(StoreError):
+    """Statements were queued durably but not yet given an index: they may still be
+    logged (a server answers 503, not a refusal)."""
+
+
 class LogLockedError(StoreError):
     """Another process holds the log's sequencer lock."""
 

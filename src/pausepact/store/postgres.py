@@ -33,18 +33,19 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from .base import Batch, SequencingConflictError, StoreError
+from .base import (
+    Batch,
+    DatabaseUnavailableError,
+    NotSequencedError,
+    SequencingConflictError,
+    StoreError,
+)
 
 SCHEMA_VERSION = "1"
 _LEVEL_SHIFT = 56
 _log = logging.getLogger("pausepact.postgres")
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-
-class DatabaseUnavailableError(StoreError):
-    """PostgreSQL could not be reached or dropped the connection; nothing was refused,
-    the operation may be retried (a server answers 503)."""
 
 
 def _reconnecting(fn: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -93,11 +94,6 @@ def connect_pool(url: str, max_size: int = 8) -> ConnectionPool:
     except Exception as exc:
         raise StoreError(f"cannot connect to PostgreSQL at {url}: {exc}") from None
     return pool
-
-
-class NotSequencedError(StoreError):
-    """Statements were queued durably but not yet given an index: they may still be
-    logged (a server answers 503, not a refusal)."""
 
 
 class PostgresStore:
