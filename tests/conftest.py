@@ -58,6 +58,7 @@ def marked_processes() -> list[tuple[int, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import contextlib
     import os
     import signal
     import time
@@ -74,8 +75,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lines = "\n".join(f"  {pid}: {cmd[:200]}" for pid, cmd in left)
     print(f"\nprocesses left behind by the tests (killed now):\n{lines}")
     for pid, _ in left:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
     session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -190,6 +190,7 @@ class _Machine:
         self.state.keys = {m.name: m.key for m in pact.members}
         self.trusted = TrustedKeys(self.keys.values())
         self.last_time: dict[str, datetime] = {}
+        self.seen: dict[bytes, int] = {}  # SHA-256 of each applied payload → its entry
         self.order_slack = order_slack(pact)
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
@@ -214,6 +215,13 @@ class _Machine:
         except StatementError as exc:
             self.reject(index, str(exc))
             return
+        digest = hashlib.sha256(st.envelope.payload).digest()
+        first = self.seen.get(digest)
+        if first is not None:
+            # one statement, one effect: a copy (say, with extra signatures, logged by older
+            # code) is recorded, never applied twice
+            self.reject(index, f"a copy of the statement at entry {first}")
+            return
         p = st.predicate
         if p.pact != self.pact.id:
             self.reject(index, f"statement is for pact {p.pact[:12]}…, not this pact")
@@ -222,6 +230,7 @@ class _Machine:
         if t > self.as_of:
             self.state.future += 1
             return
+        self.seen[digest] = index
         last = self.last_time.get(p.signer)
         if last is not None and t < last:
             if t < last - self.order_slack:

@@ -61,8 +61,16 @@ class SignedStatement:
         return parse_time(self.predicate.time)
 
     def entry(self) -> bytes:
-        """The log entry: the envelope's canonical JSON."""
-        return self.envelope.canonical_bytes()
+        """The log entry: the envelope's canonical JSON with exactly one signature, the
+        one verified against the signer's key. Anyone can add signatures under unknown
+        key IDs, or repeat the real one, to a published envelope; none of those variants
+        may become a new leaf, so the logged form drops them all."""
+        sigs = self.envelope.signatures
+        if len(sigs) == 1 and sigs[0].keyid == self.keyid:
+            return self.envelope.canonical_bytes()
+        mine = next(s for s in sigs if s.keyid == self.keyid)
+        env = self.envelope
+        return Envelope(env.payload_type, env.payload, (mine,)).canonical_bytes()
 
 
 class TrustedKeys:
