@@ -191,6 +191,8 @@ class _Machine:
         self.trusted = TrustedKeys(self.keys.values())
         self.last_time: dict[str, datetime] = {}
         self.seen: dict[bytes, int] = {}  # SHA-256 of each applied payload → its entry
+        self.lifted: dict[str, int] = {}  # threshold → the entry that lifted its last pause
+        self._touched: set[str] = set()  # thresholds the entry being applied observed
         self.order_slack = order_slack(pact)
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
@@ -241,9 +243,12 @@ class _Machine:
         self.clock = max(self.clock, t)
         self.state.applied += 1
         self._raw = raw
+        self._touched = set()
         evidence = _HANDLERS[st.type](self, index, p, t)
         if self.state.phase == "active" and evidence:
-            self.evaluate_thresholds(index, t)
+            # new evidence re-evaluates only the thresholds it is evidence for; the
+            # activation of the pact (evidence logged while forming) re-evaluates all
+            self.evaluate_thresholds(index, t, self._touched or None)
         if self.state.phase == "paused":
             self.check_resume(index, t)
 
@@ -397,6 +402,7 @@ class _Machine:
             return False
         for name, th in self.pact.thresholds.items():
             if th.indicator == f"reported:{p.indicator}":
+                self._touched.add(name)
                 self.observations[name].append(
                     Observation(index, p.signer, p.period_end, p.value, digest=self._entry_digest())
                 )
@@ -407,6 +413,7 @@ class _Machine:
             kind, _, rest = th.indicator.partition(":")
             suite, _, metric = rest.partition(":")
             if kind == "eval" and suite == p.suite and metric in p.metrics:
+                self._touched.add(name)
                 period = p.release_date or p.time
                 self.observations[name].append(
                     Observation(
@@ -430,8 +437,31 @@ class _Machine:
             obs = [o for o in obs if o.index < before]
         return estimators.get(th.estimator)(th, obs)
 
-    def evaluate_thresholds(self, index: int, t: datetime) -> None:
+    def _armed(
+        self, name: str, th: Threshold, est: estimators.Estimate, before: int | None
+    ) -> estimators.Estimate | None:
+        """The estimate a pause may rest on, or ``None``: the re-arming rule.
+
+        A threshold whose pause was lifted at entry ``r`` fires again only on evidence
+        logged after ``r``: the decision must cite at least one such entry. When the
+        crossing rests on older entries only (say another series' value, which the
+        accepted safety case answered), the series with new evidence are judged alone."""
+        if not est.crossed:
+            return None
+        r = self.lifted.get(name)
+        if r is None or any(e > r for e in est.evidence):
+            return est
+        obs = [o for o in self.observations[name] if before is None or o.index < before]
+        fresh = {o.series for o in obs if o.index > r}
+        if not fresh:
+            return None
+        again = estimators.get(th.estimator)(th, [o for o in obs if o.series in fresh])
+        return again if again.crossed and any(e > r for e in again.evidence) else None
+
+    def evaluate_thresholds(self, index: int, t: datetime, only: set[str] | None = None) -> None:
         for name, th in sorted(self.pact.thresholds.items()):
+            if only is not None and name not in only:
+                continue
             est = self._estimate(name, th)
             self.state.thresholds[name] = {
                 "value": est.value,
@@ -440,9 +470,10 @@ class _Machine:
             }
             if est.bound is not None:
                 self.state.thresholds[name]["bound"] = est.bound
-            if est.crossed:
+            fire = self._armed(name, th, est, None)
+            if fire is not None:
                 self.begin_pause(
-                    index, t, "threshold", name, est.value, list(est.evidence), est.detail
+                    index, t, "threshold", name, fire.value, list(fire.evidence), fire.detail
                 )
                 return
 
@@ -479,10 +510,16 @@ class _Machine:
             )
             return False
         est = self._estimate(p.threshold, th, before=index)
+        fire = self._armed(p.threshold, th, est, index)
+        detail = est.detail
+        if est.crossed and fire is None:
+            answered = self.lifted[p.threshold]
+            detail += f"; rests only on evidence answered by the resume at entry {answered}"
         self.state.triggers.append(
-            TriggerClaim(index, p.signer, p.threshold, est.crossed, est.detail)
+            TriggerClaim(index, p.signer, p.threshold, fire is not None, detail)
         )
-        if est.crossed and self.state.phase == "active":
+        if fire is not None and self.state.phase == "active":
+            est = fire
             self.begin_pause(
                 index, t, "trigger", p.threshold, est.value, [index, *est.evidence], est.detail
             )
@@ -571,6 +608,8 @@ class _Machine:
             return
         pause.ended_at = _iso(t)
         pause.ended_by = index
+        if pause.threshold is not None:
+            self.lifted[pause.threshold] = index
         self.state.phase = "active"
         self.state.active_pause = None
 
