@@ -66,7 +66,10 @@ def _indicator(value: str) -> str:
 FractionStr = Annotated[str, AfterValidator(_fraction)]
 VKey = Annotated[str, StringConstraints(max_length=512), AfterValidator(_vkey)]
 Quorum = Annotated[dict[Role, FractionStr], Field(min_length=1)]
-Num = Annotated[float, Field(allow_inf_nan=False)]
+#: Every number a pact holds has bounds, enforced at load, so that no replay arithmetic
+#: (dates, periods, divisions) can overflow or divide by zero on a pact that was accepted.
+LIMIT = 1e15
+Num = Annotated[float, Field(ge=-LIMIT, le=LIMIT, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
@@ -75,10 +78,10 @@ class _Strict(BaseModel):
 
 class PactInfo(_Strict):
     name: Ident
-    version: Annotated[int, Field(ge=1)] = 1
+    version: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     log: Annotated[str, StringConstraints(pattern=r"^[^\s+]{1,255}$")]
     log_key: VKey
-    witness_quorum: Annotated[int, Field(ge=0)] = 0
+    witness_quorum: Annotated[int, Field(ge=0, le=1000)] = 0
     max_skew_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
 
     @model_validator(mode="after")
@@ -112,10 +115,10 @@ class Threshold(_Strict):
     pause_below: Num | None = None
     sustained_periods: Annotated[int, Field(ge=1, le=1000)] = 1
     confidence: Annotated[float, Field(gt=0.5, lt=1)] | None = None
-    window_days: Annotated[int, Field(ge=1)] | None = None
+    window_days: Annotated[int, Field(ge=1, le=36_500)] | None = None
     # risk-engine estimators (pausepact.risk): see docs/RISK.md
     baseline_until: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
-    level_minutes: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    level_minutes: Annotated[float, Field(gt=0, le=LIMIT, allow_inf_nan=False)] | None = None
     frontier: bool | None = None
     min_models: Annotated[int, Field(ge=2, le=10_000)] | None = None
     samples: Annotated[int, Field(ge=100, le=20_000)] | None = None
@@ -149,15 +152,15 @@ class Threshold(_Strict):
 
 class PauseRules(_Strict):
     covers: Annotated[list[Tag], Field(min_length=1, max_length=64)]
-    training_above_flop: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    training_above_flop: Annotated[float, Field(gt=0, le=1e40, allow_inf_nan=False)] | None = None
     grace_hours: Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False)] = 48
-    attest_every_hours: Annotated[float, Field(gt=0, le=24 * 365, allow_inf_nan=False)] = 24
+    attest_every_hours: Annotated[float, Field(ge=1 / 60, le=24 * 365, allow_inf_nan=False)] = 24
     meter_tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     declare_by: list[Role] = ["evaluator"]
 
 
 class ResumeRules(_Strict):
-    min_days: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 30
+    min_days: Annotated[float, Field(ge=0, le=3650, allow_inf_nan=False)] = 30
     needs: list[Literal["safety.case", "safety.review"]] = ["safety.case", "safety.review"]
     quorum: Quorum
 
@@ -239,6 +242,8 @@ def parse_pact(text: str, file: str | Path = "<pact>") -> Pact:
         raise PactError(
             file, int(m.group(1)) if m else None, "", f"not valid TOML: {exc}"
         ) from None
+    except RecursionError:
+        raise PactError(file, None, "", "not a pact: arrays or tables nested too deeply") from None
     try:
         return Pact.model_validate(data)
     except ValidationError as exc:

@@ -69,6 +69,15 @@ def _ceil_div(a: timedelta, b: timedelta) -> int:
     return -((-a) // b)
 
 
+def _check_as_of(as_of: datetime) -> None:
+    """``as_of`` bounds: aware, and early enough that every deadline derived from it
+    (plus the pact's bounded periods) is a valid date."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    if not 1970 <= as_of.year <= 3999:
+        raise ValueError(f"as_of {as_of.isoformat()} is outside the years 1970-3999")
+
+
 def order_slack(pact: Pact) -> timedelta:
     """How far a signer's statement may be dated before that signer's latest applied
     one: twice the pact's clock skew. Admission accepts any time within the skew of its
@@ -801,8 +810,7 @@ class IncrementalReplay:
         return self._as_of
 
     def update(self, entries: Sequence[bytes], as_of: datetime) -> State:
-        if as_of.tzinfo is None:
-            raise ValueError("as_of must be timezone-aware")
+        _check_as_of(as_of)
         if len(entries) < self._k or (self._as_of is not None and as_of < self._as_of):
             self._reset()
         self._as_of = as_of
@@ -843,8 +851,7 @@ def replay(
     it only saves work: the key must still be the signer's current key, and
     entries not in it are verified here."""
     when = as_of if as_of is not None else datetime.now(UTC)
-    if when.tzinfo is None:
-        raise ValueError("as_of must be timezone-aware")
+    _check_as_of(when)
     with _cyclic_gc_paused():
         machine = _Machine(pact, when, verified)
         for index, raw in enumerate(entries):

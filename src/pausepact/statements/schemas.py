@@ -19,7 +19,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 PREDICATE_PREFIX = "https://pausepact.dev/"
 ROLES = ("lab", "evaluator", "meter", "witness")
 
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+#: Years 1970–2999 only: every date replay derives from a statement time (a pause's end
+#: after ``min_days``, attestation deadlines) then stays far inside ``datetime``'s range.
+_TIME_RE = re.compile(r"^(?:19[7-9]\d|2\d{3})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 @lru_cache(maxsize=256)  # a statement's times are parsed by its schema, then by replay
@@ -27,7 +29,7 @@ def parse_time(value: str) -> datetime:
     """Strict RFC 3339 UTC (``2026-11-27T14:31:05Z``, optional fraction): the
     regex fixes the form, ``fromisoformat`` (C speed) checks the calendar."""
     if not _TIME_RE.match(value):
-        raise ValueError("must be RFC 3339 UTC, e.g. 2026-11-27T14:31:05Z")
+        raise ValueError("must be RFC 3339 UTC in the years 1970-2999, e.g. 2026-11-27T14:31:05Z")
     try:
         return datetime.fromisoformat(value)
     except ValueError:
