@@ -3,7 +3,9 @@ remembered from an earlier audit (``--trusted``).
 
 1. Read every entry from the log's entry bundles (the store's tree is *not* trusted).
 2. Recompute the Merkle tree from the entries and check it against every signed
-   checkpoint (log key and origin from the pact, witness quorum if the pact asks).
+   checkpoint (log key and origin from the pact, witness quorum if the pact asks), and
+   against every stored hash row (a server serves proofs from those: a flipped byte
+   there would make it serve proofs that do not verify).
 3. Check the recomputed tree against the trusted checkpoint: a log rolled back, or
    rewritten and re-signed with the log key, fails here.
 4. Verify every covered entry's signature on all cores (:mod:`.signatures`), then
@@ -17,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +29,14 @@ from typing import Any
 from ..pact.policy import Pact
 from ..pact.replay import State, replay
 from ..statements.dsse import keyid_of
+from ..store.base import StoreError
 from ..store.local import LocalLog
+from ..store.reader import ROW_STRIDE
 from ..tlog import merkle
 from ..tlog.checkpoint import Checkpoint, open_checkpoint
 from ..tlog.errors import TlogError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..tlog.tiles import TILE_WIDTH
 from .signatures import verify_signatures
 
 
@@ -107,6 +113,26 @@ def _write_trusted(path: Path, origin: str, cp: Checkpoint, note: str) -> None:
     os.replace(tmp, path)
 
 
+def _check_stored_rows(log_dir: str | Path, upper: dict[int, list[bytes]]) -> None:
+    """Every stored hash row above level 0 equals the row recomputed from the entries."""
+    try:
+        log = LocalLog.open(log_dir, readonly=True)
+        try:
+            for level, nodes in sorted(upper.items()):
+                for row in range(0, len(nodes), TILE_WIDTH):
+                    stored = log.store.read_tile(level, row // TILE_WIDTH)
+                    if stored != b"".join(nodes[row : row + TILE_WIDTH]):
+                        raise LogVerificationError(
+                            f"stored tile row ({level}, {row // TILE_WIDTH}) does not match "
+                            "the tree recomputed from the entries: proofs served from it "
+                            "would not verify"
+                        )
+        finally:
+            log.close()
+    except sqlite3.DatabaseError as exc:
+        raise LogVerificationError(f"the log's database cannot be read: {exc}") from None
+
+
 def audit_log(
     log_dir: str | Path,
     pact: Pact,
@@ -114,12 +140,15 @@ def audit_log(
     trusted: str | Path | None = None,
     workers: int | None = None,
 ) -> AuditReport:
-    log = LocalLog.open(log_dir, readonly=True)
+    try:
+        log = LocalLog.open(log_dir, readonly=True)
+    except sqlite3.DatabaseError as exc:
+        raise LogVerificationError(f"the log's database cannot be read: {exc}") from None
     try:
         entries = log.entries()
         stored_leaves = [log.leaf_hash(i) for i in range(len(entries))]
         notes = list(log.checkpoints())
-    except (TlogError, ValueError) as exc:
+    except (TlogError, ValueError, StoreError, sqlite3.DatabaseError) as exc:
         raise LogVerificationError(f"the log cannot be read back: {exc}") from None
     finally:
         log.close()
@@ -147,11 +176,17 @@ def audit_log(
     roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
     edge = merkle.CompactRange()
     first_changed = None
+    upper: dict[int, list[bytes]] = {}  # the recomputed nodes of the stored levels 4, 8, …
+
+    def keep(level: int, _index: int, h: bytes) -> None:
+        if level and not level % ROW_STRIDE:
+            upper.setdefault(level, []).append(h)
+
     for i, entry in enumerate(entries):
         lh = merkle.leaf_hash(entry)
         if first_changed is None and lh != stored_leaves[i]:
             first_changed = i
-        edge.append(lh, lambda *_: None)
+        edge.append(lh, keep)
         if edge.size in wanted:
             roots[edge.size] = edge.root()
     where = (
@@ -170,6 +205,12 @@ def audit_log(
                 f"checkpoint at size {cp.size} does not match the entries: an entry before "
                 f"{cp.size} was changed, removed or reordered{where}"
             )
+    if first_changed is not None:
+        raise LogVerificationError(
+            f"stored tile row (0, {first_changed // TILE_WIDTH}) does not match the entries "
+            f"(leaf {first_changed}): proofs served from it would not verify"
+        )
+    _check_stored_rows(log_dir, upper)
     if remembered:
         size = remembered["size"]
         if size > len(entries) or roots.get(size) != remembered["root"]:

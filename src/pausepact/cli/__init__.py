@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import sys
+from typing import NoReturn
+
 import click
 
 from .. import __version__
+from ..store.base import StoreError
+from .common import EXIT_INTERNAL, EXIT_STORED_DATA, err_console
 from .demo_cmd import demo
 from .guard_cmd import verify_transcript_cmd
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
@@ -39,4 +46,24 @@ cli.add_command(verify_transcript_cmd)
 
 
 def main() -> None:
-    cli()
+    """Run the CLI; whatever escapes a command becomes a documented exit code and a
+    one-line message, never a traceback (``PAUSEPACT_DEBUG=1`` shows it)."""
+    try:
+        cli()
+    except sqlite3.DatabaseError as exc:
+        _fatal(EXIT_STORED_DATA, f"stored data error: the database cannot be read: {exc}")
+    except StoreError as exc:
+        _fatal(EXIT_STORED_DATA, f"stored data error: {exc}")
+    except Exception as exc:  # a bug: say so, without a traceback
+        _fatal(
+            EXIT_INTERNAL,
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug in pausepact — "
+            "rerun with PAUSEPACT_DEBUG=1 for the traceback and report it",
+        )
+
+
+def _fatal(code: int, message: str) -> NoReturn:
+    if os.environ.get("PAUSEPACT_DEBUG"):
+        raise
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    sys.exit(code)

@@ -1,7 +1,14 @@
 """Shared CLI plumbing: exit codes, error reporting and output helpers.
 
-Exit codes: 0 valid / ok; 1 invalid (the thing being verified is wrong);
-2 usage or input error (bad option, unreadable file, malformed key, no log).
+Exit codes, the same for every command (one rule, applied here and in ``main``):
+
+* 0 — valid / ok;
+* 1 — verified, and what was verified is wrong (violations, an invalid statement);
+* 2 — usage or input error (bad option, unreadable file, malformed key, no log there);
+* 3 — stored data cannot be read back or does not verify (a corrupt or truncated
+  database, a missing entry bundle or tile, a log that fails its audit);
+* 4 — an internal error: a bug. No command prints a Python traceback unless
+  ``PAUSEPACT_DEBUG=1`` is set.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import binascii
 import functools
 import json
 import shutil
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,13 +27,21 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 from rich.console import Console
 
-from ..store.base import StoreError
+from ..store.base import (
+    EntryTooLargeError,
+    LogExistsError,
+    LogLockedError,
+    LogNotFoundError,
+    StoreError,
+)
 from ..tlog.errors import InvalidKeyError, TlogError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_INPUT = 2
+EXIT_STORED_DATA = 3
+EXIT_INTERNAL = 4
 
 err_console = Console(stderr=True, highlight=False)
 P = ParamSpec("P")
@@ -86,14 +102,36 @@ def read_input(path: str, what: str, limit: int = 1 << 20) -> bytes:
     return data
 
 
+class StoredDataError(click.ClickException):
+    """Stored data cannot be read back or is inconsistent: exit 3, saying what."""
+
+    exit_code = EXIT_STORED_DATA
+
+    def show(self, file: Any = None) -> None:
+        err_console.print(
+            f"[bold red]stored data error:[/] {self.message}", soft_wrap=True, highlight=False
+        )
+
+
+#: Store errors that describe the request, not the stored data.
+_INPUT_STORE_ERRORS = (LogNotFoundError, LogExistsError, LogLockedError, EntryTooLargeError)
+
+
 def input_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn store and parsing errors into exit-2 messages instead of tracebacks."""
+    """Map failures to the documented exit codes instead of tracebacks: bad input is 2,
+    stored data that cannot be read back (or is inconsistent) is 3."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except (StoreError, TlogError, ValueError, PermissionError) as exc:
+        except _INPUT_STORE_ERRORS as exc:
+            fail_input(str(exc))
+        except StoreError as exc:
+            raise StoredDataError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise StoredDataError(f"the database cannot be read: {exc}") from None
+        except (TlogError, ValueError, PermissionError) as exc:
             fail_input(str(exc))
 
     return wrapper

@@ -287,7 +287,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         if ref.level is None:
             data = first_entries(node.log.store.read_bundle(ref.index) or b"", ref.width)
         else:
-            data = node.log.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
+            data = node.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
         cache = IMMUTABLE if ref.width == TILE_WIDTH else "public, max-age=3600, immutable"
         return Response(
             data, media_type="application/octet-stream", headers={"Cache-Control": cache}
@@ -316,7 +316,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         if index >= size or size > _published_size():
             return _err(422, "bad_range", "need index < size <= the published size")
         return ProofResult(
-            hashes=[base64.b64encode(h).decode() for h in node.log.inclusion_proof(index, size)]
+            hashes=[base64.b64encode(h).decode() for h in node.reader.inclusion_proof(index, size)]
         )
 
     @app.get("/v1/proof/consistency", response_model=ProofResult, responses=ERRORS)
@@ -324,7 +324,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
         if old > new or new > _published_size():
             return _err(422, "bad_range", "need 1 <= old <= new <= the published size")
         return ProofResult(
-            hashes=[base64.b64encode(h).decode() for h in node.log.consistency_proof(old, new)]
+            hashes=[base64.b64encode(h).decode() for h in node.reader.consistency_proof(old, new)]
         )
 
     @app.get("/v1/entries", response_model=EntriesResult, responses=ERRORS)

@@ -32,6 +32,7 @@ from ..pact.replay import (
 )
 from ..statements.blobs import BlobStore
 from ..store.base import LogStore
+from ..store.checked import CheckedStore
 from ..store.local import LocalLog
 from ..store.reader import TreeReader
 from ..tlog import merkle
@@ -218,6 +219,9 @@ class Node:
                 f"the pact needs {pact.pact.witness_quorum} witness cosignatures; "
                 f"{len(witness_urls)} witness URLs given (--witness)"
             )
+        # what this server serves (tiles, proofs) is read through rows checked against
+        # the entry bundles on first read: never a row it has not checked
+        self.reader = TreeReader(CheckedStore(log.store))
         self.publisher = Publisher(
             self.log, self.origin, log_key, witness_keys, pact.pact.witness_quorum, witness_urls
         )
@@ -374,7 +378,7 @@ class Node:
 
     def proof(self, index: int, published: tuple[int, str]) -> TlogProof:
         size, note = published
-        return TlogProof(index, tuple(self.log.inclusion_proof(index, size)), note)
+        return TlogProof(index, tuple(self.reader.inclusion_proof(index, size)), note)
 
     # --- state -----------------------------------------------------------------------------
     def state(self, as_of: datetime | None) -> State:

@@ -35,7 +35,7 @@ class TreeCorruptError(StoreError):
     checkpoint). Nothing is signed over such a log."""
 
 
-def _leaf_hashes(bundle: bytes, count: int) -> list[bytes]:
+def leaf_hashes(bundle: bytes, count: int) -> list[bytes]:
     """Leaf hashes of a bundle's first ``count`` entries; a malformed bundle yields
     fewer (callers compare the count)."""
     sha = hashlib.sha256
@@ -46,7 +46,7 @@ def _leaf_hashes(bundle: bytes, count: int) -> list[bytes]:
     return [sha(b"\x00" + e).digest() for e in items[:count]]
 
 
-def _fold(hashes: list[bytes]) -> list[bytes]:
+def fold(hashes: list[bytes]) -> list[bytes]:
     pairs = iter(hashes)
     return [merkle.node_hash(a, b) for a, b in zip(pairs, pairs, strict=False)]
 
@@ -60,7 +60,7 @@ def expected_rows(leaves: Sequence[bytes]) -> dict[tuple[int, int], bytes]:
         if level % ROW_STRIDE == 0:
             for r in range(0, len(nodes), TILE_WIDTH):
                 rows[(level, r // TILE_WIDTH)] = b"".join(nodes[r : r + TILE_WIDTH])
-        nodes = _fold(nodes)
+        nodes = fold(nodes)
         level += 1
     return rows
 
@@ -73,7 +73,7 @@ def all_leaf_hashes(store: LogStore, size: int) -> list[bytes]:
         if bundle is None:
             raise TreeCorruptError(f"entry bundle {row} is missing: the tree cannot be rebuilt")
         want = min(TILE_WIDTH, size - row * TILE_WIDTH)
-        hashes = _leaf_hashes(bundle, want)
+        hashes = leaf_hashes(bundle, want)
         if len(hashes) != want:
             raise TreeCorruptError(
                 f"entry bundle {row} holds {len(hashes)} entries, the log's size implies {want}"
@@ -112,7 +112,7 @@ class _Rows:
         if len(hashes) != 1 << up or any(len(h) != HASH_SIZE for h in hashes):
             raise _Mismatch(f"tile row ({level - up}, {first // TILE_WIDTH}) is too short")
         while len(hashes) > 1:
-            hashes = _fold(hashes)
+            hashes = fold(hashes)
         return hashes[0]
 
 
@@ -134,7 +134,7 @@ def _expected_row_from_below(rows: _Rows, level: int, index: int, count: int) ->
             raise _Mismatch(f"tile row ({level - ROW_STRIDE}, {lo // TILE_WIDTH}) is too short")
         hashes = [chunk[i : i + HASH_SIZE] for i in range(0, len(chunk), HASH_SIZE)]
         while len(hashes) > 1:
-            hashes = _fold(hashes)
+            hashes = fold(hashes)
         out.append(hashes[0])
     return b"".join(out)
 
@@ -171,7 +171,7 @@ def check_edge(
                     if bundle is None:
                         return f"entry bundle {r} is missing"
                     n = min(TILE_WIDTH, count - r * TILE_WIDTH)
-                    hashes = _leaf_hashes(bundle, n)
+                    hashes = leaf_hashes(bundle, n)
                     if len(hashes) != n:
                         return f"entry bundle {r} is malformed or short"
                     want = b"".join(hashes)
