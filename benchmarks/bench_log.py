@@ -7,6 +7,9 @@ Measured side by side in one run, on the same entries and the same batch size:
   every contender gets the same SQLite durability settings (WAL, synchronous=FULL);
 * inclusion and consistency proofs per second at N entries, cold (fresh process
   state, empty caches) and warm, vs pymerkle;
+* the same inclusion proofs as a server serves them, through rows checked against the
+  entry bundles on first read (``CheckedStore``): cold (every row checked once) and warm,
+  and the one-time cost of checking the whole tree (a proof of the last entry);
 * peak memory (RSS high-water mark) of a separate process appending N entries.
 
 Usage: python benchmarks/bench_log.py [--entries 1000000] [--batch 1000]
@@ -28,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pausepact.store import LocalLog
+from pausepact.store.checked import CheckedStore
+from pausepact.store.reader import TreeReader
 from pausepact.tlog import merkle
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL")
@@ -99,6 +104,8 @@ def peak_memory_child(n: int, batch: int, directory: Path) -> float:
     code = f"""
 import random
 from pausepact.store import LocalLog
+from pausepact.store.checked import CheckedStore
+from pausepact.store.reader import TreeReader
 rng = random.Random(7)
 log = LocalLog.create({str(directory)!r}, "mem.pausepact.dev/log")
 for i in range(0, {n}, {batch}):
@@ -169,6 +176,26 @@ def main() -> None:
         i = incl_args[0]
         merkle.verify_inclusion(merkle.leaf_hash(entries[i]), i, size, incl(i), root_hash)
         cold.close()
+
+        # Served proofs: through rows checked on first read (what `serve` does).
+        served = LocalLog.open(root / "pp", readonly=True)
+        checked = TreeReader(CheckedStore(served.store))
+        t = time.perf_counter()
+        checked.inclusion_proof(size - 1, size)  # checks the right edge, every level
+        whole = TreeReader(CheckedStore(served.store))
+        t_all = time.perf_counter()
+        for level in range(0, size.bit_length(), 4):  # every stored row, once
+            for row in range(-(-(size >> level) // 256)):
+                whole.row(level, row)
+        proofs["checked_whole_tree_seconds"] = round(time.perf_counter() - t_all, 2)
+        proofs["checked_first_proof_seconds"] = round(t_all - t, 3)
+
+        def served_incl(i: int) -> object:
+            return checked.inclusion_proof(i, size)
+
+        proofs["inclusion_served_cold_per_s"] = proofs_per_second(served_incl, incl_args, a.budget)
+        proofs["inclusion_served_warm_per_s"] = proofs_per_second(served_incl, incl_args, a.budget)
+        served.close()
 
         if not a.skip_pymerkle:
             got = bench_pymerkle(entries, batch, root / "pm.db")

@@ -107,10 +107,20 @@ def pact_check(file: str, as_json: bool) -> None:
         pact = load_pact(file)
     except PactError as exc:
         fail_input(str(exc))
+    warnings = pact.warnings()
     if as_json:
-        emit_json({"pact": pact.id, "name": pact.pact.name, "members": len(pact.members)})
+        emit_json(
+            {
+                "pact": pact.id,
+                "name": pact.pact.name,
+                "members": len(pact.members),
+                "warnings": warnings,
+            }
+        )
     else:
         click.echo(pact.id)
+        for w in warnings:
+            click.echo(f"warning: {w}", err=True)
 
 
 def _current_state(ws: Workspace, pact: Pact, as_of: datetime) -> State:

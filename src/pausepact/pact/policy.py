@@ -157,6 +157,12 @@ class PauseRules(_Strict):
     attest_every_hours: Annotated[float, Field(ge=1 / 60, le=24 * 365, allow_inf_nan=False)] = 24
     meter_tolerance: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.05
     declare_by: list[Role] = ["evaluator"]
+    #: How long a lab has to stop once a pause is visible on the log. Replay cannot see
+    #: when an entry was published, only its signed time, which admission keeps within
+    #: ``max_skew_seconds`` of the server's clock: duties and the compute rule start no
+    #: earlier than ``max_skew_seconds + stop_within_seconds`` after the pause's time,
+    #: whatever ``grace_hours`` is, so a lab that stops in time is never in violation.
+    stop_within_seconds: Annotated[int, Field(ge=60, le=86_400)] = 600
 
 
 class ResumeRules(_Strict):
@@ -210,6 +216,18 @@ class Pact(_Strict):
     # --- derived -----------------------------------------------------------------------
     def canonical(self) -> bytes:
         return rfc8785.dumps(self.model_dump(mode="json", exclude_none=True))
+
+    def warnings(self) -> list[str]:
+        """Valid but risky choices, for `pact check` to point out."""
+        out = []
+        if self.pause.grace_hours == 0:
+            out.append(
+                "pause.grace_hours = 0: labs get only the stop bound "
+                f"({self.pact.max_skew_seconds + self.pause.stop_within_seconds} s: "
+                "max_skew_seconds + stop_within_seconds) to stop once a pause is visible, "
+                "and no time to save state or wind down"
+            )
+        return out
 
     @cached_property
     def id(self) -> str:

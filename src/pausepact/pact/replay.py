@@ -645,7 +645,12 @@ class _Machine:
         self.state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
 
     def _window(self, pause: Pause) -> tuple[datetime, datetime]:
-        start = parse_time(pause.started_at) + timedelta(hours=self.pact.pause.grace_hours)
+        """When duties and the compute rule apply: from the later of the grace period's
+        end and the stop bound (see ``PauseRules.stop_within_seconds``) to the resume."""
+        rules = self.pact.pause
+        bound = self.pact.pact.max_skew_seconds + rules.stop_within_seconds
+        delay = max(timedelta(hours=rules.grace_hours), timedelta(seconds=bound))
+        start = parse_time(pause.started_at) + delay
         end = parse_time(pause.ended_at) if pause.ended_at else self.as_of
         return start, end
 
@@ -707,11 +712,15 @@ class _Machine:
             if not run.covered or r.flop <= 0:
                 continue
             if r0 < end and r1 > start:
+                # a report is split at the window's bounds: only the share of its period
+                # inside the window counts (compute before the pause was due to stop is not)
+                inside = (min(r1, end) - max(r0, start)) / (r1 - r0) if r1 > r0 else 1.0
+                flop = r.flop * inside
                 self.violate(
                     "compute_during_pause",
                     r.signer,
                     [pause.index, run.index, index],
-                    f"{r.flop:g} FLOP on covered run {r.run_id} during the pause",
+                    f"{flop:g} of {r.flop:g} FLOP on covered run {r.run_id} during the pause",
                     r.period_end,
                 )
 
