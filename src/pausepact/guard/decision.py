@@ -15,9 +15,16 @@ class Decision:
     pause: int | None = None  # the log entry that began the pause
     threshold: str | None = None
     since: str | None = None  # when the pause began (RFC 3339)
+    signal: int | None = None  # the job was told to stop by this signal (SIGTERM, SIGINT)
 
     def __bool__(self) -> bool:
         return self.allowed
+
+    @property
+    def exit_code(self) -> int:
+        """How a job stopped by this decision exits: 128 + the signal for a preemption
+        (SIGTERM 143, SIGINT 130, as a shell reports them), else :data:`EXIT_PAUSED`."""
+        return 128 + self.signal if self.signal is not None else EXIT_PAUSED
 
 
 class PausedError(Exception):

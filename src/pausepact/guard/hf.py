@@ -4,11 +4,14 @@
     trainer = Trainer(..., callbacks=[PauseGuardCallback(guard, tokens_per_step=bs * seq)])
     trainer.train(resume_from_checkpoint=resume)   # exits with EXIT_PAUSED on a pause
 
-After every optimizer step the callback meters the step and asks the guard. When the run
-may not continue it sets ``should_save`` (the Trainer writes a checkpoint at this step)
-and ``should_training_stop``; when training has ended it logs why and exits with
-:data:`EXIT_PAUSED` (``exit_on_pause=False`` leaves that to the caller, with the
-decision in ``callback.decision``). Resume with ``resume_from_checkpoint=True``.
+The guard is asked before the first step (``on_train_begin``): a job started while paused
+exits without training a step. After every optimizer step the callback meters the step
+and asks the guard. When the run may not continue (a pause, or SIGTERM / SIGINT) it sets
+``should_save`` (the Trainer writes a checkpoint at this step) and
+``should_training_stop``; when training has ended it logs why, files the final compute
+report and exits with :data:`EXIT_PAUSED` (128 + the signal for a signal;
+``exit_on_pause=False`` leaves that to the caller, with the decision in
+``callback.decision``). Resume with ``resume_from_checkpoint=True``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .decision import EXIT_PAUSED, Decision
+from .decision import Decision, PausedError
 from .pauseguard import PauseGuard
 
 log = logging.getLogger("pausepact.guard")
@@ -34,6 +37,17 @@ class PauseGuardCallback(TrainerCallback):
         self.exit_on_pause = exit_on_pause
         self.decision: Decision | None = None
 
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        decision = self.guard.allowed()
+        if not decision.allowed:
+            self.decision = decision
+            log.error("training not started: %s", decision.reason)
+            self.guard.close()
+            if self.exit_on_pause:
+                sys.exit(decision.exit_code)
+            raise PausedError(decision)
+        return control
+
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         self.guard.meter.step(self.tokens_per_step)
         decision = self.guard.allowed()
@@ -45,8 +59,8 @@ class PauseGuardCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.decision is not None:
-            log.error("training paused at step %s: %s", state.global_step, self.decision.reason)
+            log.error("training stopped at step %s: %s", state.global_step, self.decision.reason)
             self.guard.close()
             if self.exit_on_pause:
-                sys.exit(EXIT_PAUSED)
+                sys.exit(self.decision.exit_code)
         return control

@@ -5,7 +5,8 @@
     with exit_on_pause(guard):
         trainer.fit(model, data, ckpt_path=resume_path)
 
-After every training batch each process asks its guard; the processes of a distributed
+Before the first batch (``on_train_start``) and after every training batch each process
+asks its guard (a pause, or SIGTERM / SIGINT); the processes of a distributed
 run then agree (``reduce_boolean_decision``: one says stop, all stop), so they stop at the
 same step. Lightning's ``should_stop`` waits for ``min_steps``/``min_epochs``, so the
 callback instead writes a checkpoint with ``trainer.save_checkpoint`` and raises
@@ -24,7 +25,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from .decision import EXIT_PAUSED, Decision, PausedError
+from .decision import Decision, PausedError
 from .pauseguard import PauseGuard
 
 log = logging.getLogger("pausepact.guard")
@@ -38,15 +39,25 @@ class PauseGuardCallback(pl.Callback):
         self.checkpoint = str(checkpoint)
         self.tokens_per_step = tokens_per_step
 
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        decision = self._agreed(trainer)
+        if not decision.allowed:  # started while paused: stop before the first step
+            raise PausedError(decision)
+
     def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any, **kwargs: Any) -> None:
         self.guard.meter.step(self.tokens_per_step)
-        decision = self.guard.allowed()
-        stop = trainer.strategy.reduce_boolean_decision(not decision.allowed, all=False)
-        if stop:
-            if decision.allowed:  # another process saw the pause first
-                decision = Decision(False, "another process of this run was told to pause")
+        decision = self._agreed(trainer)
+        if not decision.allowed:
             trainer.save_checkpoint(self.checkpoint)
             raise PausedError(decision)
+
+    def _agreed(self, trainer: Any) -> Decision:
+        """This process's decision, made common: one process told to stop stops all."""
+        decision = self.guard.allowed()
+        stop = trainer.strategy.reduce_boolean_decision(not decision.allowed, all=False)
+        if stop and decision.allowed:  # another process saw the pause first
+            return Decision(False, "another process of this run was told to pause")
+        return decision
 
 
 @contextmanager
@@ -54,6 +65,6 @@ def exit_on_pause(guard: PauseGuard) -> Iterator[None]:
     try:
         yield
     except PausedError as paused:
-        log.error("training paused: %s", paused.decision.reason)
+        log.error("training stopped: %s", paused.decision.reason)
         guard.close()
-        sys.exit(EXIT_PAUSED)
+        sys.exit(paused.decision.exit_code)

@@ -10,11 +10,18 @@ microseconds.
 Fail-closed: with no verified state fresher than ``max_staleness`` seconds (default
 300) the answer is *no*, saying why; a server caught lying (a checkpoint or entries that
 do not verify, a fork, a rollback) is never believed and the answer is *no* at once.
+
+SIGTERM and SIGINT (a scheduler's preemption, ``timeout``, Ctrl-C) are answered like a
+pause at the next step boundary: the integrations save, file the final compute report and
+exit with 128 + the signal. The guard installs those handlers in :meth:`start` when it runs
+in the main thread (``handle_signals=False`` leaves signals alone) and restores the
+previous ones in :meth:`close`.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -58,6 +65,7 @@ class PauseGuard:
         meter: ComputeMeter | None = None,
         client: Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        handle_signals: bool = True,
     ) -> None:
         self.pact = pact
         self.run_id = run_id
@@ -90,11 +98,17 @@ class PauseGuard:
         self._thread: threading.Thread | None = None
         self._last_report = self._clock()
         self._report_lock = threading.Lock()
+        self.handle_signals = handle_signals
+        self._signal: int | None = None
+        self._previous: dict[int, object] = {}
 
     # --- the hot path ---------------------------------------------------------------------
     def allowed(self) -> Decision:
         """May this run continue? Answered from the last verified refresh."""
         decision, verified_at = self._current
+        if self._signal is not None:
+            name = signal.Signals(self._signal).name
+            return Decision(False, f"stopped by {name}", signal=self._signal)
         if self._broken is not None:
             return Decision(False, self._broken)
         age = self._clock() - verified_at
@@ -111,6 +125,12 @@ class PauseGuard:
         """The step hook: meter one training step, then raise :class:`PausedError` if
         the run may not continue."""
         self.meter.step(tokens, flop)
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`PausedError` if the run may not continue (no step metered):
+        what a job asks *before* its first step, so a job started while paused never
+        trains a step."""
         decision = self.allowed()
         if not decision.allowed:
             raise PausedError(decision)
@@ -123,9 +143,20 @@ class PauseGuard:
             self.ensure_registered()
         self._thread = threading.Thread(target=self._loop, name="pauseguard", daemon=True)
         self._thread.start()
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous[signum] = signal.signal(signum, self._on_signal)
         return self
 
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        """Only note it: the training loop stops at its next step boundary, saving."""
+        self._signal = signum
+        log.warning("%s received: stopping at the next step", signal.Signals(signum).name)
+
     def close(self, final_report: bool = True) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._previous.clear()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -7,8 +7,11 @@
             guard.step(tokens=batch_tokens)      # raises PausedError when paused
 
 On a pause the context manager calls ``save`` with the decision, logs why, files the final
-compute report and exits the process with :data:`EXIT_PAUSED` (75). On resume, load the
-saved state and start the loop again; the guard lets it continue once the pact resumed.
+compute report and exits the process with :data:`EXIT_PAUSED` (75); on SIGTERM or SIGINT it
+does the same and exits with 128 + the signal. The guard is asked once on entry, before
+the first step: a job started while paused stops without training (and without saving:
+nothing changed). On resume, load the saved state and start the loop again; the guard lets
+it continue once the pact resumed.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from .decision import EXIT_PAUSED, Decision, PausedError
+from .decision import Decision, PausedError
 from .pauseguard import PauseGuard
 
 log = logging.getLogger("pausepact.guard")
@@ -31,13 +34,21 @@ def guarded(
     """Run the body; on :class:`PausedError` save, log, report and exit (or re-raise
     when ``exit`` is false)."""
     try:
+        guard.check()
+    except PausedError as paused:
+        log.error("training not started: %s", paused.decision.reason)
+        guard.close()
+        if exit:
+            sys.exit(paused.decision.exit_code)
+        raise
+    try:
         yield guard
     except PausedError as paused:
         save(paused.decision)
-        log.error("training paused: %s", paused.decision.reason)
+        log.error("training stopped: %s", paused.decision.reason)
         guard.close()
         if exit:
-            sys.exit(EXIT_PAUSED)
+            sys.exit(paused.decision.exit_code)
         raise
     else:
         guard.close()
