@@ -109,6 +109,7 @@ def test_trend_on_metr_summary_reports_the_known_answer() -> None:
         "until": None,
         "max_horizon_minutes": None,
         "exclude": [],
+        "task_range_minutes": None,  # a summary file: the task suite is not known
     }
     code, out = invoke(
         "trend", str(METR), "--sota", "--since", "2023-01-01", "--baseline-until", "2024-06-01"

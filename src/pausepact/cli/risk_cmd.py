@@ -319,7 +319,7 @@ def _trend(
     files: tuple[str, ...], kw: dict[str, Any], label: str
 ) -> tuple[list[Evidence], list[ModelPoint], TrendOptions, Any, Trend]:
     evidence = _load(files, kw)
-    points, joint, _ = _points(evidence, kw, "horizons")
+    points, joint, result = _points(evidence, kw, "horizons")
     opts = TrendOptions(
         metric=kw["metric"],
         sota=kw["sota"],
@@ -327,6 +327,7 @@ def _trend(
         until=kw["until"],
         max_horizon_minutes=kw["max_horizon_minutes"],
         exclude=tuple(kw["exclude"]),
+        task_range_minutes=None if result is None else result.longest_task_minutes,
     )
     sel = select(points, opts)
     seed = _seed(evidence, kw["seed"], "trend")
@@ -337,8 +338,18 @@ def _trend(
         samples=kw["samples"],
         confidence=kw["confidence"],
         joint=joint,
+        cap=opts.cap,
     )
     return evidence, points, opts, sel, trend
+
+
+def _warn_dropped(sel: Any) -> None:
+    """Say which models the estimate (and its CI) left out, and why: never silently."""
+    if sel.dropped:
+        err = Console(stderr=True, highlight=False)
+        err.print(f"[yellow]warning:[/] {len(sel.dropped)} model(s) left out of the fit:")
+        for model, why in sel.dropped:
+            err.print(f"  {model}: {why}", markup=False)
 
 
 def _trend_json(
@@ -428,6 +439,7 @@ def trend_cmd(
         emit_json(out)
     else:
         lo, hi = out["ci"]
+        _warn_dropped(sel)
         click.echo(
             f"{trend.metric} doubles every {_fmt(trend.doubling_days)} days "
             f"({trend.confidence:.0%} CI {_fmt(lo)}–{_fmt(hi)}), "

@@ -216,6 +216,9 @@ class HorizonResult:
     confidence: float
     seed: int
     regularization_c: float
+    #: the longest task the runs cover (human minutes): a horizon above it is an
+    #: extrapolation of the fitted curve, not a measurement
+    longest_task_minutes: float = math.inf
 
 
 def fit_horizons(
@@ -271,4 +274,5 @@ def fit_horizons(
                 p80s[m],
             )
         )
-    return HorizonResult(models, samples, confidence, seed, c)
+    longest = max((float(r.human_minutes) for r in runs), default=math.inf)
+    return HorizonResult(models, samples, confidence, seed, c, longest)

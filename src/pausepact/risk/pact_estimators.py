@@ -82,34 +82,45 @@ def _seed(threshold: Threshold, used: Sequence[Observation]) -> int:
     return seed_from(digests, label=threshold.estimator)
 
 
+def _left_out(dropped: Sequence[tuple[str, str]]) -> str:
+    """The models a decision left out, said in its detail (never silently)."""
+    kept = [(m, why) for m, why in dropped if why != "not SOTA"]
+    if not kept:
+        return ""
+    return "; left out: " + ", ".join(f"{m} ({why})" for m, why in kept)
+
+
 def _prepare(
     threshold: Threshold, observations: Sequence[Observation]
-) -> tuple[list[ModelPoint], list[Observation], TrendOptions] | Estimate:
+) -> tuple[list[ModelPoint], list[Observation], TrendOptions, str] | Estimate:
     pts, latest = points(threshold, observations)
     opts = _options(threshold, pts)
-    used = select(pts, opts).used
+    sel = select(pts, opts)
+    used, note = sel.used, _left_out(sel.dropped)
     need = threshold.min_models or 3
     if len(used) < need:
-        return Estimate(False, None, (), f"{len(used)} models selected; the trend needs {need}")
-    return used, [latest[p.model] for p in used], opts
+        return Estimate(
+            False, None, (), f"{len(used)} models selected; the trend needs {need}{note}"
+        )
+    return used, [latest[p.model] for p in used], opts, note
 
 
 def _fitted(
     threshold: Threshold, observations: Sequence[Observation]
-) -> tuple[list[ModelPoint], list[Observation], Trend] | Estimate:
+) -> tuple[list[ModelPoint], list[Observation], Trend, str] | Estimate:
     """The selected models, their observations and the fitted trend; or, when there is
     too little to fit, the (not crossed) estimate that says why."""
     prepared = _prepare(threshold, observations)
     if isinstance(prepared, Estimate):
         return prepared
-    used, obs, _ = prepared
+    used, obs, _, note = prepared
     try:
         trend = fit_trend(
             used, "value", seed=_seed(threshold, obs), samples=threshold.samples or DEFAULT_SAMPLES
         )
     except InsufficientDataError as exc:
-        return Estimate(False, None, (), str(exc))
-    return used, obs, trend
+        return Estimate(False, None, (), str(exc) + note)
+    return used, obs, trend, note
 
 
 def _fmt(x: float) -> str:
@@ -121,14 +132,14 @@ def doubling_days(threshold: Threshold, observations: Sequence[Observation]) -> 
     fitted = _fitted(threshold, observations)
     if isinstance(fitted, Estimate):
         return fitted
-    used, obs, trend = fitted
+    used, obs, trend, note = fitted
     c = _conf(threshold)
     crossed, bound = _decide(
         threshold, trend.doubling_bound(c, upper=False), trend.doubling_bound(c, upper=True)
     )
     detail = (
         f"doubling {_fmt(trend.doubling_days)} days over {len(used)} models "
-        f"({used[0].model} .. {used[-1].model}); {c:.0%} bound {_fmt(bound)}"
+        f"({used[0].model} .. {used[-1].model}); {c:.0%} bound {_fmt(bound)}{note}"
     )
     return Estimate(
         crossed,
@@ -148,7 +159,7 @@ def progress_ratio_estimator(threshold: Threshold, observations: Sequence[Observ
     prepared = _prepare(threshold, observations)
     if isinstance(prepared, Estimate):
         return prepared
-    used, obs, _ = prepared
+    used, obs, _, note = prepared
     assert threshold.baseline_until is not None
     split = date.fromisoformat(threshold.baseline_until)
     c = _conf(threshold)
@@ -162,11 +173,11 @@ def progress_ratio_estimator(threshold: Threshold, observations: Sequence[Observ
             min_models=threshold.min_models or 3,
         )
     except InsufficientDataError as exc:
-        return Estimate(False, None, (), str(exc))
+        return Estimate(False, None, (), str(exc) + note)
     crossed, bound = _decide(threshold, r.bound(c, upper=False), r.bound(c, upper=True))
     detail = (
         f"rate ratio {_fmt(r.value)} (doubling {_fmt(r.baseline.doubling_days)} -> "
-        f"{_fmt(r.recent.doubling_days)} days); {c:.0%} bound {_fmt(bound)}"
+        f"{_fmt(r.recent.doubling_days)} days); {c:.0%} bound {_fmt(bound)}{note}"
     )
     return Estimate(
         crossed, _finite(r.value), tuple(sorted(o.index for o in obs)), detail, _finite(bound)
@@ -179,7 +190,7 @@ def projection_days(threshold: Threshold, observations: Sequence[Observation]) -
     fitted = _fitted(threshold, observations)
     if isinstance(fitted, Estimate):
         return fitted
-    _, obs, trend = fitted
+    _, obs, trend, note = fitted
     c = _conf(threshold)
     proj = project(trend, threshold.level_minutes)
     last = max(float(x) for x in trend.x)
@@ -189,7 +200,7 @@ def projection_days(threshold: Threshold, observations: Sequence[Observation]) -
     crossed, bound = _decide(threshold, lower, upper)
     detail = (
         f"{threshold.level_minutes:g} minutes reached {proj.when or 'never'} "
-        f"({_fmt(value)} days after the latest release); {c:.0%} bound {_fmt(bound)} days"
+        f"({_fmt(value)} days after the latest release); {c:.0%} bound {_fmt(bound)} days{note}"
     )
     return Estimate(
         crossed,

@@ -7,6 +7,18 @@ hierarchical-bootstrap samples when the horizons were fitted from runs here, oth
 from a split normal in log2 space whose halves match the model's reported 95% bounds
 (models without bounds stay fixed) — and refits. The CI of the doubling time is the
 inverse of the slope's CI; a slope interval reaching 0 gives an unbounded doubling time.
+
+One rule keeps an estimate and its interval from contradicting each other:
+
+* **the same models and the same values** for both: a horizon that cannot be measured
+  (infinite, or above the longest task of the suite, i.e. extrapolated) leaves the fit
+  altogether, reported as such (``Selection.dropped``), and bootstrap draws are clipped at
+  the same ceiling (``cap``) as the selection;
+* **intervals centred on the estimate**: the bootstrap gives the spread, the estimate the
+  centre — every sample distribution is shifted so that its median is the point estimate
+  (slopes, intercepts, rate ratios, projected dates). A percentile interval of the shifted
+  samples always contains the estimate, and a pact's one-sided bound is taken from the
+  same samples.
 """
 
 from __future__ import annotations
@@ -35,6 +47,14 @@ class TrendOptions:
     until: date | None = None
     max_horizon_minutes: float | None = None
     exclude: tuple[str, ...] = ()
+    #: the longest task of the suite the horizons were fitted on (minutes), when known:
+    #: a horizon above it is extrapolated and leaves the fit (the draws are capped there)
+    task_range_minutes: float | None = None
+
+    @property
+    def cap(self) -> float | None:
+        caps = [c for c in (self.max_horizon_minutes, self.task_range_minutes) if c is not None]
+        return min(caps) if caps else None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -44,6 +64,7 @@ class TrendOptions:
             "until": None if self.until is None else self.until.isoformat(),
             "max_horizon_minutes": self.max_horizon_minutes,
             "exclude": sorted(self.exclude),
+            "task_range_minutes": self.task_range_minutes,
         }
 
 
@@ -83,7 +104,9 @@ def select(points: Sequence[ModelPoint], opts: TrendOptions) -> Selection:
         elif p.release_date is None:
             dropped.append((p.model, "no release date"))
         elif not (p.value(opts.metric) > 0 and math.isfinite(p.value(opts.metric))):
-            dropped.append((p.model, f"{opts.metric} is not a positive finite number"))
+            dropped.append(
+                (p.model, f"{opts.metric} is {p.value(opts.metric)}: not a positive finite horizon")
+            )
         else:
             kept.append(p)
     sota = frontier(kept, opts.metric) if opts.sota else None
@@ -99,6 +122,14 @@ def select(points: Sequence[ModelPoint], opts: TrendOptions) -> Selection:
             opts.max_horizon_minutes is not None and p.value(opts.metric) > opts.max_horizon_minutes
         ):
             dropped.append((p.model, f"{opts.metric} above {opts.max_horizon_minutes} minutes"))
+        elif opts.task_range_minutes is not None and p.value(opts.metric) > opts.task_range_minutes:
+            dropped.append(
+                (
+                    p.model,
+                    f"{opts.metric} {p.value(opts.metric):.4g} min is beyond the longest task "
+                    f"({opts.task_range_minutes:g} min): extrapolated, not measured",
+                )
+            )
         else:
             used.append(p)
     used.sort(key=lambda p: (p.release_date, p.model))
@@ -141,6 +172,16 @@ def _ols(x: F64, ys: F64) -> tuple[F64, F64]:
     ym = ys.mean(axis=1)
     slope = (ys - ym[:, None]) @ xc / sxx
     return slope, ym - slope * xm
+
+
+def recentre(samples: F64, estimate: float) -> F64:
+    """``samples`` shifted so that the median of their finite values is ``estimate``
+    (infinite samples, and all samples when the estimate is not finite, are kept)."""
+    finite = np.isfinite(samples)
+    if not math.isfinite(estimate) or not finite.any():
+        return samples
+    shift = estimate - float(np.median(samples[finite]))
+    return np.where(finite, samples + shift, samples)
 
 
 def _q(samples: F64, level: float) -> float:
@@ -201,7 +242,10 @@ def fit_trend(
     confidence: float = 0.95,
     joint: Mapping[str, F64] | None = None,
     min_models: int = MIN_MODELS,
+    cap: float | None = None,
 ) -> Trend:
+    """``cap``: the ceiling the selection applied (the longest task); draws above it are
+    clipped to it, as the selection left out every model whose estimate exceeds it."""
     if len(points) < min_models:
         raise InsufficientDataError(
             f"a trend needs at least {min_models} models with {metric} and a release date; "
@@ -220,7 +264,10 @@ def fit_trend(
         lengths = [len(joint[p.model]) for p in points if p.model in joint]
         samples = min(lengths) if lengths else samples
     draws = draw_log2(points, metric, Stream(seed), samples, joint)
+    if cap is not None:
+        draws = np.minimum(draws, math.log2(cap))
     ss, ii = _ols(x, draws)
+    ss, ii = recentre(ss, slope), recentre(ii, icpt)
     return Trend(metric, [p.model for p in points], x, y, slope, icpt, r2, ss, ii, confidence, seed)
 
 
@@ -274,8 +321,8 @@ def progress_ratio(
         joint=joint,
         min_models=min_models,
     )
-    r = _ratio(recent.slope_samples, base.slope_samples)
     value = float(_ratio(np.array([recent.slope]), np.array([base.slope]))[0])
+    r = recentre(_ratio(recent.slope_samples, base.slope_samples), value)
     return Ratio(value, (_q(r, (1 - confidence) / 2), _q(r, (1 + confidence) / 2)), r, base, recent)
 
 
@@ -301,6 +348,7 @@ def project(trend: Trend, level: float, confidence: float | None = None) -> Proj
         xs = (target - trend.intercept_samples) / trend.slope_samples
     xs = np.where(trend.slope_samples > 0, xs, np.inf)
     point = (target - trend.intercept) / trend.slope if trend.slope > 0 else math.inf
+    xs = recentre(xs, point)
     capped = np.minimum(xs, 1e12)
     lo, hi = np.quantile(capped, [(1 - c) / 2, (1 + c) / 2])
     return Projection(level, from_days(point), (from_days(float(lo)), from_days(float(hi))), xs)
