@@ -48,6 +48,17 @@ class Module(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
+class Started(pl.Callback):
+    """Marks OUT/started once this rank has trained a few steps (the test pauses then)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: object, **kwargs: object) -> None:
+        if trainer.global_step >= 3 and trainer.global_rank == 0:
+            (self.out / "started").touch()
+
+
 def main() -> None:
     url, pact_file, key_file, out = sys.argv[1:5]
     rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -78,7 +89,7 @@ def main() -> None:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[PauseGuardCallback(guard, Path(out) / "paused.ckpt")],
+        callbacks=[PauseGuardCallback(guard, Path(out) / "paused.ckpt"), Started(Path(out))],
     )
     try:
         trainer.fit(Module(), torch.utils.data.DataLoader(Data(), batch_size=4))

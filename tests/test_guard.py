@@ -119,7 +119,6 @@ def test_pause_stops_the_loop_within_one_refresh_plus_one_step(live, tmp_path: P
 
 def test_exit_code_and_resume_continue_from_the_saved_state(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     ws, url = live
-    index, _ = declare_pause(ws, url)
     guard = new_guard(ws, url).start()
     model, opt = make()
     saved = tmp_path / "paused.pt"
@@ -133,6 +132,10 @@ def test_exit_code_and_resume_continue_from_the_saved_state(live, tmp_path: Path
         ),
     ):
         train_step(model, opt, batch(0))
+        guard.step(tokens=16)
+        index, _ = declare_pause(ws, url)  # paused mid-run
+        guard.refresh()
+        train_step(model, opt, batch(1))
         guard.step(tokens=16)
     assert exc.value.code == EXIT_PAUSED
     resume(ws, url, index)
