@@ -280,7 +280,7 @@ def test_init_submit_status_audit_workflow(tmp_path: Path) -> None:
                     "pact": pact_id,
                     "model": "m",
                     "suite": "metr-horizon",
-                    "metrics": {"p50_minutes": 600},
+                    "metrics": {"p50": 600},
                 }
             ),
         )

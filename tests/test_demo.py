@@ -21,7 +21,7 @@ def result(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 def test_a_threshold_crossing_pauses_everyone_and_a_quorum_lifts_it(result) -> None:  # type: ignore[no-untyped-def]
     (pause,) = result.state.pauses
-    assert pause.cause == "threshold" and pause.threshold == "task-horizon"
+    assert pause.cause == "threshold" and pause.threshold == "self-improvement"
     assert pause.ended_by is not None and result.state.phase == "active"
     assert pause.safety_cases and pause.accepted_reviews
     assert set(pause.votes) == {"lab/aurora", "lab/borealis", "evaluator/aisi"}
@@ -60,3 +60,79 @@ def test_pausepact_demo_command(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert out["phase"] == "active" and len(out["pauses"]) == 1
     assert (tmp_path / "d" / "report.md").exists()
+
+
+def test_the_demo_pauses_on_self_improvement_crossing_on_its_confidence_bound(result) -> None:  # type: ignore[no-untyped-def]
+    """The threshold this project exists for: the horizon's doubling time, on METR-style
+    horizons with intervals, whose 90% bound (not the estimate) crosses."""
+    (pause,) = result.state.pauses
+    th = result.pact.thresholds[pause.threshold]
+    assert th.estimator == "doubling_days" and th.indicator == "eval:metr-horizon:p50"
+    assert th.pause_below is not None and th.confidence is not None
+    assert pause.value < th.pause_below  # the estimate ...
+    assert "90% bound" in pause.detail
+    bound = float(pause.detail.split("90% bound ")[1].split(";")[0].split(")")[0])
+    assert bound < th.pause_below  # ... and its bound both cross
+
+
+def test_status_and_audit_right_after_the_demo_show_its_story(result) -> None:  # type: ignore[no-untyped-def]
+    ws = str(result.workspace.root)
+    status = subprocess.run(
+        [sys.executable, "-m", "pausepact", "status", ws, "--json"], capture_output=True
+    )
+    assert status.returncode == 0, status.stderr.decode()
+    state = json.loads(status.stdout)
+    assert state["phase"] == result.state.phase == "active"
+    assert len(state["adopted"]) == len(result.pact.members)
+    assert [p["index"] for p in state["pauses"]] == [p.index for p in result.state.pauses]
+    assert len(state["violations"]) == len(result.state.violations) > 0
+    audit = subprocess.run([sys.executable, "-m", "pausepact", "audit", ws], capture_output=True)
+    assert audit.returncode == 1  # verified, violations found: the defector
+    assert b"log verified" in audit.stdout
+
+
+def test_status_says_when_entries_lie_after_as_of(result) -> None:  # type: ignore[no-untyped-def]
+    ws = str(result.workspace.root)
+    early = subprocess.run(
+        [sys.executable, "-m", "pausepact", "status", ws, "--as-of", "2025-01-01T12:00:00Z"],
+        capture_output=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert early.returncode == 0
+    assert b"dated after 2025-01-01T12:00:00Z and not applied yet" in early.stdout
+
+
+def test_the_report_shows_compliant_labs_attestations(result) -> None:  # type: ignore[no-untyped-def]
+    report = result.report_file.read_text()
+    assert "| lab/aurora | 29 | none: compliant |" in report
+    assert "| lab/borealis | 29 | none: compliant |" in report
+    texts = [e.text for e in result.events]
+    assert any(t.startswith("lab/aurora attested") and "compliant" in t for t in texts)
+
+
+def test_the_init_template_reads_what_the_risk_engine_writes(tmp_path: Path) -> None:
+    """`risk check --pact` on METR data evaluates the template's horizon thresholds."""
+    ws = tmp_path / "ws"
+    subprocess.run(
+        [sys.executable, "-m", "pausepact", "init", str(ws)], check=True, capture_output=True
+    )
+    metr = Path(__file__).parent / "data" / "metr" / "benchmark_results_1_0.yaml"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pausepact",
+            "risk",
+            "check",
+            "--pact",
+            str(ws / "pact.toml"),
+            str(metr),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert out.returncode in (0, 1), out.stderr
+    assert "no observations" not in out.stdout
+    assert "task-horizon: holds — latest" in out.stdout
+    assert "self-improvement:" in out.stdout

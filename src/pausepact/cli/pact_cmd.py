@@ -208,6 +208,11 @@ def _print_state(state: State, console: Console) -> None:
     console.print(
         f"phase [{colour}]{state.phase}[/] as of {state.as_of}  (pact {state.pact[:16]}…)"
     )
+    if state.future:
+        console.print(
+            f"[yellow]note:[/] {state.future} entries are dated after {state.as_of} and not "
+            "applied yet; pass a later --as-of to judge them"
+        )
     if state.phase == "forming":
         console.print(
             f"adopted by {len(state.adopted)}: {', '.join(state.adopted) or 'nobody yet'}"

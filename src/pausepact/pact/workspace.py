@@ -45,6 +45,14 @@ witness_quorum = 0                     # witness cosignatures a checkpoint needs
 max_skew_seconds = 300                 # statements' clocks may differ from the log's by this much
 {members}
 # --- thresholds: crossing any one pauses every member at that log entry -------------
+[thresholds.self-improvement]          # AI speeding up AI research: capabilities doubling
+indicator = "eval:metr-horizon:p50"    # ... METR-style 50% task horizons, in minutes, as
+estimator = "doubling_days"            #     `pausepact risk horizons` writes them
+pause_below = 60                       # faster than every 60 days,
+confidence = 0.9                       # on the 90% bound, not on the point estimate
+min_models = 4                         # once 4 frontier models show the trend
+window_days = 90                       # over the models released in the last 90 days
+
 [thresholds.ai-written-research]       # share of research code written by AI
 indicator = "reported:ai_rd_share"     # from indicator.report statements
 estimator = "sustained"
@@ -52,7 +60,7 @@ pause_above = 0.5
 sustained_periods = 2                  # ... in two consecutive reporting periods
 
 [thresholds.task-horizon]              # METR-style 50% time horizon of any model
-indicator = "eval:metr-horizon:p50_minutes"   # from eval.result statements
+indicator = "eval:metr-horizon:p50"    # from eval.result statements (minutes)
 estimator = "latest"
 pause_above = 480                      # a full working day
 

@@ -84,7 +84,9 @@ def _seed(threshold: Threshold, used: Sequence[Observation]) -> int:
 
 def _left_out(dropped: Sequence[tuple[str, str]]) -> str:
     """The models a decision left out, said in its detail (never silently)."""
-    kept = [(m, why) for m, why in dropped if why != "not SOTA"]
+    kept = [  # the window and the frontier filter leave models out by design
+        (m, why) for m, why in dropped if why != "not SOTA" and not why.startswith("released ")
+    ]
     if not kept:
         return ""
     return "; left out: " + ", ".join(f"{m} ({why})" for m, why in kept)

@@ -3,14 +3,18 @@ development under a pact, on the embedded log.
 
 Three labs, an independent evaluator and two compute meters adopt the pact. Each
 lab trains a covered frontier run and serves a small uncovered product; meters
-read every cluster daily. Monthly evaluations show the task horizon growing ever
-faster until the pact's threshold is crossed, which pauses every lab at that log
-entry. Aurora and Borealis stop and attest daily; Cirrus keeps training, reports
-a fraction of it and attests that it stopped, and the meter's readings expose
-it. A safety case, an evaluator's review and a resume quorum lift the pause.
-An independent audit of the log, trusting only the pact, closes the demo.
+read every cluster daily. Monthly evaluations (METR-style 50% horizons with their
+intervals) show the task horizon doubling ever faster, as AI speeds up AI research,
+until the 90% bound of the doubling time crosses the pact's self-improvement
+threshold, which pauses every lab at that log entry. Aurora and Borealis stop and
+attest daily; Cirrus keeps training, reports a fraction of it and attests that it
+stopped, and the meter's readings expose it. A safety case, an evaluator's review and
+a resume quorum lift the pause. An independent audit of the log, trusting only the
+pact, closes the demo.
 
-Deterministic for a given seed: keys, noise and times all derive from it.
+Deterministic for a given seed: keys, noise and times all derive from it. The story is
+dated in the past (2025), so that `pausepact status` and `audit` on the demo workspace,
+run afterwards without flags, show what the demo printed.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..statements import BlobStore, load_signer, open_statement, sign_statement
 from ..store.local import LocalLog
 from ..tlog.keys import Ed25519Signer, parse_verifier_key
 
-T0 = datetime(2027, 1, 1, tzinfo=UTC)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LABS = {"lab/aurora": "aurora-east", "lab/borealis": "borealis-1", "lab/cirrus": "cirrus-west"}
 METER_OF = {
     "aurora-east": "meter/cloud-a",
@@ -66,6 +70,7 @@ class ScenarioResult:
     report_file: Path
     end: datetime
     checkpoint: str
+    attestations: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,7 +106,11 @@ def doubling_days(day: float) -> float:
 
 def horizon_minutes(day: int) -> float:
     """The 50% task horizon on ``day``: log2 of it grows at 1 / doubling_days(t)."""
-    return 100.0 * 2 ** sum(1 / doubling_days(i + 0.5) for i in range(day))
+    return 30.0 * 2 ** sum(1 / doubling_days(i + 0.5) for i in range(day))
+
+
+#: the evaluator's 95% interval of a horizon: a factor of this either side
+HORIZON_SPREAD = 1.4
 
 
 def run_scenario(
@@ -151,6 +160,7 @@ def run_scenario(
             )
         ledger.flush()
 
+        attested: dict[str, list[int]] = {lab: [] for lab in LABS}
         pause_index: int | None = None
         pause_day = resume_day = None
         case_index = None
@@ -209,6 +219,7 @@ def run_scenario(
             # --- duties during the pause -------------------------------------------
             if paused and wound_down and pause_index is not None:
                 for lab in LABS:
+                    attested[lab].append(day)
                     ledger.post(
                         "pause.attest",
                         lab,
@@ -223,7 +234,7 @@ def run_scenario(
             if day % 30 == 15:
                 for lab in LABS:
                     name = lab.split("/")[1]
-                    minutes = horizon_minutes(day) * rng.uniform(0.85, 1.15)
+                    minutes = round(horizon_minutes(day) * rng.uniform(0.9, 1.1), 1)
                     digest = blobs.put(f"eval log {name} day {day}: p50 {minutes:.1f}\n".encode())
                     ledger.post(
                         "eval.result",
@@ -232,7 +243,11 @@ def run_scenario(
                         model=f"{name}-5-preview-d{day}",
                         suite="metr-horizon",
                         release_date=(end.date()).isoformat(),
-                        metrics={"p50_minutes": round(minutes, 1)},
+                        metrics={
+                            "p50": minutes,
+                            "p50_low": round(minutes / HORIZON_SPREAD, 1),
+                            "p50_high": round(minutes * HORIZON_SPREAD, 1),
+                        },
                         blob=digest,
                         data_version="demo-v1",
                     )
@@ -293,6 +308,23 @@ def run_scenario(
                     state = replay(pact, log.entries(), end + timedelta(hours=6))
                     if state.active_pause is None:
                         resume_day = day
+                        for lab, days_attested in attested.items():
+                            honest = lab != DEFECTOR
+                            events.append(
+                                Event(
+                                    day,
+                                    None,
+                                    f"{lab} attested {len(days_attested)} times, days "
+                                    f"{days_attested[0]}–{days_attested[-1]}"
+                                    + (
+                                        ", its runs stopped: compliant"
+                                        if honest
+                                        else ", while still training (the meters disagree)"
+                                    ),
+                                )
+                                if days_attested
+                                else Event(day, None, f"{lab} never attested")
+                            )
                         events.append(
                             Event(
                                 day,
@@ -307,7 +339,17 @@ def run_scenario(
     finish = T0 + timedelta(days=days, hours=12)
     report = audit_log(ws.log_dir, pact, finish, root / "trusted.json")
     report_file = root / "report.md"
-    result = ScenarioResult(ws, pact, report.state, report, events, report_file, finish, checkpoint)
+    result = ScenarioResult(
+        ws,
+        pact,
+        report.state,
+        report,
+        events,
+        report_file,
+        finish,
+        checkpoint,
+        {lab: len(d) for lab, d in attested.items()},
+    )
     report_file.write_text(render_report(result))
     return result
 
@@ -343,6 +385,15 @@ def render_report(r: ScenarioResult) -> str:
             f"safety cases {p.safety_cases}, accepted reviews {p.accepted_reviews}, votes "
             f"{', '.join(p.votes)}."
         )
+    lines += ["", "## Members", "", "| member | attestations | violations |", "| --- | --- | --- |"]
+    for m in r.pact.members:
+        mine = [v for v in s.violations if v.member == m.name]
+        kinds = sorted({v.kind for v in mine})
+        lines.append(
+            f"| {m.name} | {r.attestations.get(m.name, '-')} | {len(mine)} ({', '.join(kinds)}) |"
+            if mine
+            else f"| {m.name} | {r.attestations.get(m.name, '-')} | none: compliant |"
+        )
     lines += ["", "## Violations", ""]
     if not s.violations:
         lines.append("None.")
@@ -368,9 +419,11 @@ def render_report(r: ScenarioResult) -> str:
         "",
         "## Check it yourself",
         "",
+        "The story is dated in the past, so the state as of now is the state the demo printed:",
+        "",
         "```sh",
-        f"pausepact audit {r.workspace.root} --as-of {_iso(r.end)}",
-        f"pausepact status {r.workspace.root} --as-of {_iso(r.end)} --json",
+        f"pausepact audit {r.workspace.root}",
+        f"pausepact status {r.workspace.root} --json",
         "```",
         "",
     ]
