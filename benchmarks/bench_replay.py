@@ -82,7 +82,7 @@ def make_statements(root: Path, n: int) -> tuple[object, list[bytes], object]:
                 {
                     "pact": pact.id,
                     "signer": lab.name,
-                    "time": "2027-01-01T01:00:00Z",
+                    "time": (T0 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "run_id": f"{lab.name[4:]}-r",
                     "purpose": "p",
                     "scope_tags": ["product"],

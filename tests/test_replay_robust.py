@@ -219,3 +219,9 @@ def test_as_of_beyond_3999_is_an_input_error_not_a_crash() -> None:
     kit = Kit()
     with pytest.raises(ValueError, match="1970-3999"):
         replay(kit.pact, [], T0.replace(year=9999))
+
+
+def test_new_optional_fields_do_not_change_existing_pact_ids() -> None:
+    """The pact of tests/pactkit.py, as written before `stop_within_seconds` existed, keeps
+    the ID that the code of that time computed (f5f57ec)."""
+    assert Kit().pact.id == "59f1da334ff0b76f34c6273ce013d4761c88bc4800578675e97e5e664d2a2d2c"

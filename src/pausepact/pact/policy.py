@@ -35,6 +35,7 @@ from .locate import locate
 
 Role = Literal["lab", "evaluator", "meter", "witness"]
 MAX_PACT_BYTES = 1 << 20
+DEFAULT_STOP_WITHIN_SECONDS = 600
 
 
 def _fraction(value: str) -> str:
@@ -162,7 +163,15 @@ class PauseRules(_Strict):
     #: ``max_skew_seconds`` of the server's clock: duties and the compute rule start no
     #: earlier than ``max_skew_seconds + stop_within_seconds`` after the pause's time,
     #: whatever ``grace_hours`` is, so a lab that stops in time is never in violation.
-    stop_within_seconds: Annotated[int, Field(ge=60, le=86_400)] = 600
+    #: Unset means :data:`DEFAULT_STOP_WITHIN_SECONDS` (unset fields stay out of the pact
+    #: ID, so pacts written before this field existed keep their IDs).
+    stop_within_seconds: Annotated[int, Field(ge=60, le=86_400)] | None = None
+
+    @property
+    def stop_within(self) -> int:
+        if self.stop_within_seconds is None:
+            return DEFAULT_STOP_WITHIN_SECONDS
+        return self.stop_within_seconds
 
 
 class ResumeRules(_Strict):
@@ -223,7 +232,7 @@ class Pact(_Strict):
         if self.pause.grace_hours == 0:
             out.append(
                 "pause.grace_hours = 0: labs get only the stop bound "
-                f"({self.pact.max_skew_seconds + self.pause.stop_within_seconds} s: "
+                f"({self.pact.max_skew_seconds + self.pause.stop_within} s: "
                 "max_skew_seconds + stop_within_seconds) to stop once a pause is visible, "
                 "and no time to save state or wind down"
             )

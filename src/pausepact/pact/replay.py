@@ -648,7 +648,7 @@ class _Machine:
         """When duties and the compute rule apply: from the later of the grace period's
         end and the stop bound (see ``PauseRules.stop_within_seconds``) to the resume."""
         rules = self.pact.pause
-        bound = self.pact.pact.max_skew_seconds + rules.stop_within_seconds
+        bound = self.pact.pact.max_skew_seconds + rules.stop_within
         delay = max(timedelta(hours=rules.grace_hours), timedelta(seconds=bound))
         start = parse_time(pause.started_at) + delay
         end = parse_time(pause.ended_at) if pause.ended_at else self.as_of
