@@ -345,6 +345,8 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
     def state(as_of: Annotated[datetime | None, Query(description="RFC 3339 time")] = None) -> Any:
         if as_of is not None and as_of.tzinfo is None:
             return _err(422, "bad_time", "as_of needs a timezone (e.g. Z)")
+        if as_of is not None and not 1970 <= as_of.year <= 3999:
+            return _err(422, "bad_time", "as_of must lie in the years 1970-3999")
         return JSONResponse(node.state(as_of).to_dict())
 
     # --- blobs ------------------------------------------------------------------------------
