@@ -358,6 +358,10 @@ def run(cycles: int, statements: int, clients: int, publish_bound: float, tmp: P
         "audit_stderr": audit.stderr[-300:],
         "client_errors": dict(load.errors.most_common()),
         "processes_left": sorted(live(all_pids)),
+        "elections_logged": sum(
+            s.log.read_text(errors="replace").count("this process is now the sequencer")
+            for s in servers
+        ),
     }
 
 

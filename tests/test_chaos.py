@@ -29,6 +29,8 @@ def test_chaos_short(tmp_path: Path) -> None:
     assert result["servers_agree_on_checkpoint"]
     assert result["audit_verified"], result["audit_stderr"]
     assert result["processes_left"] == []
+    # every election is logged, the first one included (logging starts before the node)
+    assert result["elections_logged"] >= 1 + result["actions"]["kill -9 sequencer"]
     # clients saw only refused connections while a server restarted, or 503s: never a 5xx
     # that is not 503, never a refusal (4xx) of a valid statement
     bad = {k: v for k, v in result["client_errors"].items() if not _expected(k)}
