@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -244,12 +243,18 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
         # compact and sorted: an envelope sent in its canonical form comes out byte for byte
         # (admission then takes the parser-free path for it)
-        raws = [
-            json.dumps(e, separators=(",", ":"), sort_keys=True).encode()
-            if not isinstance(e, str)
-            else e.encode()
-            for e in envs
-        ]
+        raws = []
+        for i, e in enumerate(envs):
+            try:
+                raws.append(
+                    json.dumps(e, separators=(",", ":"), sort_keys=True).encode()
+                    if not isinstance(e, str)
+                    else e.encode()
+                )
+            except UnicodeEncodeError:  # a lone surrogate (JSON allows the escape)
+                raise AdmissionError(
+                    "envelope is not valid Unicode text (a lone surrogate)", i, 400
+                ) from None
         results = [r.model_dump() for r in _results(raws, wait, timeout)]
         return json.dumps({"results": results}, separators=(",", ":")).encode()
 
@@ -363,7 +368,11 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
 
     @app.get(
         "/v1/blobs/{digest}",
-        responses={200: {"content": {"application/octet-stream": {}}}, 404: ERRORS[404]},
+        responses={
+            200: {"content": {"application/octet-stream": {}}},
+            404: ERRORS[404],
+            503: ERRORS[503],
+        },
     )
     def get_blob(digest: str) -> Response:
         if (
@@ -372,8 +381,12 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             or not node.blobs.has(digest)
         ):
             return _err(404, "no_blob", "no such blob")
-        data = node.blobs.get(digest)
-        assert hashlib.sha256(data).hexdigest() == digest
+        try:
+            data = node.blobs.get(digest)  # checks that the bytes hash to the digest
+        except BlobError:  # the file was damaged on disk (or went away meanwhile)
+            resp = _err(503, "unavailable", f"the stored blob {digest} is damaged or missing")
+            resp.headers["Retry-After"] = "60"
+            return resp
         return Response(
             data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE}
         )

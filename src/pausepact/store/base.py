@@ -48,6 +48,16 @@ class NotSequencedError(StoreError):
     logged (a server answers 503, not a refusal)."""
 
 
+class StorageFullError(DatabaseUnavailableError):
+    """The disk (or the database's size limit) is full: nothing was written; the
+    operation can be retried once space is freed (a server answers 503)."""
+
+
+class LogRolledBackError(StoreError):
+    """The store holds fewer entries than its own latest signed checkpoint covers (a
+    partial restore): appending would fork the log under its own signature."""
+
+
 class LogLockedError(StoreError):
     """Another process holds the log's sequencer lock."""
 

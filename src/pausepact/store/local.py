@@ -13,7 +13,10 @@ one appends.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+import sqlite3
+import struct
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,9 +38,10 @@ from .base import LogExistsError, LogLockedError, LogNotFoundError
 from .leaf_index import SQLiteLeafIndex
 from .log_api import LogAPI
 from .reader import TreeReader
-from .sequencer import Sequencer
+from .sequencer import Sequencer, refuse_rolled_back
 from .sqlite import SQLiteStore
 
+_log = logging.getLogger("pausepact.store")
 DB_FILE = "log.db"
 INDEX_FILE = "index.db"
 KEY_FILE = "log.key"
@@ -84,13 +88,35 @@ class LocalLog(LogAPI):
             self._index: SQLiteLeafIndex | None = None
             if not readonly:
                 signer = parse_signer_key((directory / KEY_FILE).read_text())
-                self._index = SQLiteLeafIndex(directory / INDEX_FILE)
+                latest = self.store.latest_checkpoint()
+                refuse_rolled_back(self.store.size(), latest[0] if latest else None)
+                self._index = self._open_index(directory / INDEX_FILE)
                 self._sequencer = Sequencer(
                     self.store, self._index, origin, signer, reader=self.reader
                 )
         except BaseException:
             self._release_lock()
             raise
+
+    def _open_index(self, path: Path) -> SQLiteLeafIndex:
+        """The leaf index, or — when the file is not a readable index — a new one rebuilt
+        from the level-0 tiles (it is derived data); the bad file is kept aside."""
+        try:
+            index = SQLiteLeafIndex(path)
+            if index.indexed_size() > self.store.size():
+                index.close()
+                raise sqlite3.DatabaseError("its watermark is beyond the log's size")
+            return index
+        except sqlite3.DatabaseError as exc:
+            aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(str(path) + suffix)
+                if part.exists():
+                    os.replace(part, Path(str(aside) + suffix))
+            _log.warning("leaf index %s unreadable (%s): moved to %s, rebuilding", path, exc, aside)
+            index = SQLiteLeafIndex(path)
+            rebuild_index(self.reader, index, self.store.size())
+            return index
 
     # --- lifecycle ---------------------------------------------------------------
     @classmethod
@@ -228,6 +254,15 @@ class LocalLog(LogAPI):
             written += 1
         _atomic_write(root / "checkpoint", note.encode())
         return written + 1
+
+
+def rebuild_index(reader: TreeReader, index: SQLiteLeafIndex, size: int) -> None:
+    """Index every leaf of the log from its level-0 tiles, a tile row at a time."""
+    for row in range(-(-size // 256)):
+        count = min(256, size - row * 256)
+        data = reader.row(0, row, count)
+        prefixes = b"".join(data[i * 32 : i * 32 + 8] for i in range(count))
+        index.index_leaves(row * 256, list(struct.unpack(f">{count}q", prefixes)))
 
 
 def first_entries(bundle: bytes, count: int) -> bytes:

@@ -27,7 +27,7 @@ from .postgres import (
     schema_for,
 )
 from .reader import TreeReader
-from .sequencer import Sequencer
+from .sequencer import Sequencer, refuse_rolled_back
 
 log = logging.getLogger("pausepact.pglog")
 MAX_DRAIN = 1000
@@ -55,6 +55,12 @@ class PostgresLog(LogAPI):
         self.store.create(self.origin)
         if self.store.get_meta("origin") != self.origin:
             raise StoreError(f"schema {self.schema} holds another log")
+        latest = self.store.latest_checkpoint()
+        try:
+            refuse_rolled_back(self.store.size(), latest[0] if latest else None)
+        except StoreError:
+            self.pool.close()
+            raise
         self.index = PostgresLeafIndex(self.pool, self.schema)
         self.queue = SubmissionQueue(self.pool, self.schema)
         self.reader = TreeReader(self.store)

@@ -28,7 +28,14 @@ from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import NoteSigner
 from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH
-from .base import Batch, EntryTooLargeError, LeafIndex, LogStore, StoreError
+from .base import (
+    Batch,
+    EntryTooLargeError,
+    LeafIndex,
+    LogRolledBackError,
+    LogStore,
+    StoreError,
+)
 from .reader import ROW_STRIDE, TreeReader
 from .repair import TreeCorruptError, check_edge, repair, signed_root
 
@@ -54,6 +61,20 @@ class _Request:
 def _prefixes(leaves: Sequence[bytes]) -> list[int]:
     """The signed 64-bit keys under which leaf hashes are indexed (their first 8 bytes)."""
     return list(struct.unpack(f">{len(leaves)}q", b"".join([h[:8] for h in leaves])))
+
+
+def refuse_rolled_back(size: int, signed: int | None) -> None:
+    """A store below its own latest signed checkpoint was restored from an older copy:
+    appending would overwrite entries that checkpoint covers (a fork under the log's own
+    signature). Nothing is appended or signed until the missing entries are restored."""
+    if signed is not None and size < signed:
+        raise LogRolledBackError(
+            f"the store holds {size} entries but its latest signed checkpoint covers {signed}: "
+            "it was restored from an older copy. Appending would fork the log under its own "
+            f"signature, so this log will not append or sign. Restore entries {size}.."
+            f"{signed - 1} from a newer copy (a backup, a mirror or an auditor's download of "
+            "the entry bundles) before serving it again"
+        )
 
 
 def check_batch_shape(batch: Batch) -> None:
@@ -184,6 +205,7 @@ class Sequencer:
         size = self.store.size()
         latest = self.store.latest_checkpoint()
         signed = signed_root(latest[1]) if latest is not None else None
+        refuse_rolled_back(size, latest[0] if latest is not None else None)
         fresh = self._verified is None
         since = self._verified if self._verified is not None else (signed[0] if signed else 0)
         problem = check_edge(self.store, size, min(since, size), signed, whole_edge=fresh)

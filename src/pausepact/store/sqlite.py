@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import Batch, SequencingConflictError
+from .base import Batch, DatabaseUnavailableError, SequencingConflictError, StorageFullError
 
 SCHEMA_VERSION = "1"
 PAGE_SIZE = 4096
@@ -25,6 +25,24 @@ CREATE TABLE IF NOT EXISTS tiles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS bundles (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 """
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. SQLite may already have rolled it
+    back itself (a full disk does): rolling back again would raise "cannot rollback - no
+    transaction is active" and hide the real cause."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def _raise_storage(exc: BaseException) -> None:
+    """Name a full disk or an I/O failure as what it is (a retryable store error)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        if "full" in text:
+            raise StorageFullError(f"the log's disk is full ({text}); nothing was written") from exc
+        if "disk I/O error" in text or "unable to open" in text:
+            raise DatabaseUnavailableError(f"the log's disk failed ({text})") from exc
 
 
 def _tile_id(level: int, index: int) -> int:
@@ -99,8 +117,9 @@ class SQLiteStore:
                 )
                 db.execute("UPDATE meta SET value=? WHERE key='size'", (str(batch.end),))
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                _rollback(db)
+                _raise_storage(exc)
                 raise
 
     def rewrite_tiles(self, size: int, tiles: dict[tuple[int, int], bytes]) -> None:
@@ -118,14 +137,19 @@ class SQLiteStore:
                     ((_tile_id(lv, n), data) for (lv, n), data in tiles.items()),
                 )
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as exc:
+                _rollback(db)
+                _raise_storage(exc)
                 raise
 
     # --- checkpoints ------------------------------------------------------------
     def save_checkpoint(self, size: int, note: str) -> None:
         with self._lock:
-            self._db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?, ?)", (size, note))
+            try:
+                self._db.execute("INSERT OR IGNORE INTO checkpoints VALUES (?, ?)", (size, note))
+            except sqlite3.OperationalError as exc:
+                _raise_storage(exc)
+                raise
 
     def latest_checkpoint(self) -> tuple[int, str] | None:
         with self._lock:
