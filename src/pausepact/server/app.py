@@ -71,6 +71,14 @@ class EntriesResult(BaseModel):
     entries: list[str] = Field(description="base64 entries")
 
 
+class WitnessState(BaseModel):
+    url: str
+    state: str = Field(description="up or down")
+    down_since: str | None = None
+    last_error: str | None = None
+    cosigned_size: int
+
+
 class LogInfo(BaseModel):
     origin: str
     vkey: str
@@ -79,6 +87,9 @@ class LogInfo(BaseModel):
     published_size: int
     witness_quorum: int
     sequencer: bool = Field(description="whether this process sequences (always, on SQLite)")
+    witnesses: list[WitnessState] = Field(
+        default_factory=list, description="the witnesses this server asks to cosign"
+    )
 
 
 class BlobResult(BaseModel):
@@ -144,7 +155,10 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
 
     @app.exception_handler(AdmissionError)
     async def _admission(_r: Request, exc: AdmissionError) -> JSONResponse:
-        resp = _err(exc.status, "refused" if exc.status == 422 else "invalid", str(exc), exc.item)
+        code = {422: "refused", 503: "not_published"}.get(exc.status, "invalid")
+        resp = _err(exc.status, code, str(exc), exc.item)
+        if exc.status == 503:
+            resp.headers["Retry-After"] = "5"
         if isinstance(exc, RateLimitedError):
             resp = _err(429, "rate_limited", str(exc))
             resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
@@ -185,7 +199,13 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             last = max(s.index for s in subs)
             pub = node.wait_published(last, timeout)
             if pub is None:
-                raise AdmissionError("not published in time (witnesses unreachable?)", status=503)
+                where = ", ".join(str(s.index) for s in subs[:5]) + (", …" if len(subs) > 5 else "")
+                raise AdmissionError(
+                    f"sequenced at index {where}; not yet published after {timeout:g} s: "
+                    f"{node.publisher.unpublished_reason()}. The statements are logged; "
+                    "their proofs come with the next published checkpoint",
+                    status=503,
+                )
             proofs = [node.proof(s.index, pub).format() for s in subs]
         return [
             SubmitResult(index=s.index, leaf_hash=base64.b64encode(s.leaf_hash).decode(), proof=p)
@@ -310,6 +330,7 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             published_size=pub[0] if pub else 0,
             witness_quorum=node.pact.pact.witness_quorum,
             sequencer=bool(getattr(node.log, "is_sequencer", True)),
+            witnesses=[WitnessState(**w) for w in node.publisher.witness_states()],  # type: ignore[arg-type]
         )
 
     def _published_size() -> int:

@@ -5,12 +5,17 @@ stored); send it to every configured witness with the consistency proof from the
 that witness last cosigned (learning that size from a 409 when it differs); collect the
 cosignature lines; verify the result with the pact's log key and witness keys; store it.
 Only then do clients see it at ``/checkpoint``.
+
+A witness that fails is retried with exponential backoff (0.5 s doubling to 60 s) and
+skipped meanwhile; each change of a witness's state (up → down, down → up) is logged
+once, naming its URL and the error, and :meth:`Publisher.witness_states` reports it.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -29,11 +34,48 @@ log = logging.getLogger("pausepact.publisher")
 MAX_COSIGNATURE_BYTES = 4096
 
 
+BACKOFF_FIRST = 0.5
+BACKOFF_MAX = 60.0
+
+
 @dataclass
 class WitnessEndpoint:
     url: str  # base URL; the request goes to url + "/add-checkpoint"
     size: int = 0  # the size this witness last cosigned, as far as we know
     last_error: str | None = None
+    down_since: float | None = None  # wall-clock time of the first failure in a row
+    failures: int = 0
+    next_try: float = 0.0  # monotonic time before which it is not asked again
+
+    def failed(self, error: str) -> None:
+        self.failures += 1
+        self.next_try = time.monotonic() + min(
+            BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.failures - 1)
+        )
+        if self.down_since is None:
+            self.down_since = time.time()
+            log.warning("witness %s is unreachable or refusing: %s", self.url, error)
+        elif error != self.last_error:
+            log.warning("witness %s still failing, now: %s", self.url, error)
+        self.last_error = error
+
+    def answered(self) -> None:
+        if self.down_since is not None:
+            log.info("witness %s is back after %.0f s", self.url, time.time() - self.down_since)
+        self.down_since, self.failures, self.next_try, self.last_error = None, 0, 0.0, None
+
+    def state(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "state": "up" if self.down_since is None else "down",
+            "down_since": (
+                None
+                if self.down_since is None
+                else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.down_since))
+            ),
+            "last_error": self.last_error,
+            "cosigned_size": self.size,
+        }
 
 
 @dataclass
@@ -63,6 +105,24 @@ class Publisher:
         self.witnesses = [WitnessEndpoint(u.rstrip("/")) for u in witness_urls]
         self.http = http or httpx.Client(timeout=10.0)
         self._lock = threading.Lock()
+        self._quorum_error: str | None = None
+
+    def witness_states(self) -> list[dict[str, object]]:
+        """Each configured witness: up or down (since when, the last error), and the size
+        it last cosigned."""
+        with self._lock:
+            return [w.state() for w in self.witnesses]
+
+    def unpublished_reason(self) -> str:
+        """Why the latest entries are not published yet, in words a client can act on."""
+        down = [w for w in self.witnesses if w.down_since is not None]
+        up = len(self.witnesses) - len(down)
+        if not self.witnesses or up >= self.quorum:
+            return "the next checkpoint is being signed and cosigned"
+        names = ", ".join(
+            f"{w.url} unreachable since {w.state()['down_since']}: {w.last_error}" for w in down
+        )
+        return f"witness quorum {self.quorum} not met ({up} of {len(self.witnesses)} up; {names})"
 
     def published(self) -> tuple[int, str] | None:
         return self.log.store.latest_checkpoint()
@@ -76,21 +136,30 @@ class Publisher:
                 return PublishResult(current[0], current[1])
             lines: list[str] = []
             errors: dict[str, str] = {}
+            now = time.monotonic()
             for w in self.witnesses:
+                if w.next_try > now:  # backing off: not asked this round
+                    errors[w.url] = f"backing off after: {w.last_error}"
+                    continue
                 try:
                     lines.append(self._cosign(w, size, note))
-                    w.last_error = None
+                    w.answered()
                 except (httpx.HTTPError, _Refused) as exc:
-                    w.last_error = str(exc)
-                    errors[w.url] = str(exc)
+                    w.failed(str(exc) or type(exc).__name__)
+                    errors[w.url] = w.last_error or ""
             full = note + "".join(lines)
             try:
                 v = open_checkpoint(
                     full, self.origin, [self.log_key], self.witness_keys, self.quorum
                 )
             except TlogError as exc:
-                log.warning("checkpoint at size %d not published: %s", size, exc)
+                if str(exc) != self._quorum_error:  # once per change, not once per round
+                    self._quorum_error = str(exc)
+                    log.warning("checkpoints not published: %s", self.unpublished_reason())
                 return PublishResult(size, None, [], {**errors, "quorum": str(exc)})
+            if self._quorum_error is not None:
+                self._quorum_error = None
+                log.info("publishing again at size %d", size)
             self.log.publish(full)
             return PublishResult(size, full, list(v.witnesses), errors)
 
