@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,8 +30,13 @@ def _once(fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def run_server(app: Any, host: str, port: int, close: Callable[[], None]) -> None:
+def run_server(
+    app: Any, host: str, port: int, close: Callable[[], None], what: str = "serving"
+) -> None:
     """Serve ``app`` with uvicorn and run ``close`` on the way out, whatever ends it.
+
+    The listening socket is bound here, so the URL printed (to stderr) is the real one,
+    port 0 included, and a port in use is an input error, not a traceback.
 
     uvicorn answers SIGTERM and SIGINT with a graceful shutdown and then re-raises the
     signal, so code after ``uvicorn.run`` never runs on a signal: ``close`` (lock
@@ -51,7 +57,19 @@ def run_server(app: Any, host: str, port: int, close: Callable[[], None]) -> Non
 
     app.router.lifespan_context = lifespan
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            fail_input(f"cannot listen on {host}:{port}: {exc.strerror}")
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        click.echo(f"{what} on http://{shown}:{bound}", err=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        server.run(sockets=[sock])
     finally:
         close()
 
@@ -80,6 +98,13 @@ def run_server(app: Any, host: str, port: int, close: Callable[[], None]) -> Non
 @click.option(
     "--publish-interval", default=1.0, show_default=True, help="Seconds between publish rounds."
 )
+@click.option(
+    "--body-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=600),
+    help="Seconds a client has to send a request body (slow clients get 408).",
+)
 @input_errors
 def serve(
     directory: str,
@@ -92,6 +117,7 @@ def serve(
     max_concurrency: int,
     admission_workers: int | None,
     publish_interval: float,
+    body_timeout: float,
 ) -> None:
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
     state. Checkpoints are published once the pact's witness quorum cosigned them.
@@ -118,7 +144,8 @@ def serve(
         )
     except PactError as exc:
         fail_input(str(exc))
-    run_server(create_app(node, max_concurrency=max_concurrency), host, port, node.close)
+    app = create_app(node, max_concurrency=max_concurrency, body_timeout=body_timeout)
+    run_server(app, host, port, node.close, f"log server for pact {node.pact.id[:16]}…")
 
 
 @click.group()
@@ -173,4 +200,4 @@ def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port
         verifiers.setdefault(v.name, []).append(v)
     state = SQLiteWitnessState(db)
     app = create_witness_app(Witness(signer, verifiers, state), state)
-    run_server(app, host, port, state.close)
+    run_server(app, host, port, state.close, f"witness {signer.name}")

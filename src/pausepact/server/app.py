@@ -108,6 +108,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for s, d in {
         400: "malformed request",
         404: "not found",
+        408: "the request body did not arrive in time",
         413: "too large",
         422: "refused: invalid statement or parameters",
         429: "rate limited",
@@ -116,16 +117,30 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _body(request: Request, limit: int) -> bytes:
+DEFAULT_BODY_TIMEOUT = 10.0
+
+
+async def _body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, at most ``limit`` bytes, within ``timeout`` seconds: a client that
+    sends its headers and then trickles (or stops) is cut off, and holds no work slot
+    meanwhile (slots are taken only once a body has arrived)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _TooLarge(limit)
     data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise _TooLarge(limit)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > limit:
+                    raise _TooLarge(limit)
+    except TimeoutError:
+        raise _SlowBody(timeout) from None
     return bytes(data)
+
+
+class _Busy(Exception):
+    pass
 
 
 class _TooLarge(Exception):
@@ -133,25 +148,55 @@ class _TooLarge(Exception):
         super().__init__(f"request body is larger than {limit} bytes")
 
 
-def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
+class _SlowBody(Exception):
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the request body did not arrive within {timeout:g} s")
+
+
+def create_app(
+    node: Node, *, max_concurrency: int = 64, body_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> FastAPI:
+    """The server. Work is bounded in two pools so that readers are never starved by
+    writers: ``max_concurrency`` writes (taken once a body has fully arrived) and four
+    times as many reads (checkpoint, tiles, bundles, proofs, state)."""
     app = FastAPI(
         title="pausepact log server",
         version="1",
         description=__doc__,
     )
-    slots = asyncio.Semaphore(max_concurrency)
+    writes = asyncio.Semaphore(max_concurrency)
+    reads = asyncio.Semaphore(4 * max_concurrency)
+
+    def _busy() -> JSONResponse:
+        resp = _err(503, "busy", "too many concurrent requests; retry shortly")
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.middleware("http")
     async def bounded(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if slots.locked():
-            return _err(503, "busy", "too many concurrent requests; retry shortly")
-        async with slots:
-            try:
-                return await call_next(request)
-            except _TooLarge as exc:
-                return _err(413, "too_large", str(exc))
+        if request.method not in ("GET", "HEAD"):
+            return await call_next(request)  # writes take their slot after their body
+        if reads.locked():
+            return _busy()
+        async with reads:
+            return await call_next(request)
+
+    async def _work(fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a write's work in a slot of the write pool (503 busy when it is full)."""
+        if writes.locked():
+            raise _Busy
+        async with writes:
+            return await run_in_threadpool(fn, *args)
+
+    @app.exception_handler(_Busy)
+    async def _full(_r: Request, _exc: _Busy) -> JSONResponse:
+        return _busy()
+
+    @app.exception_handler(_SlowBody)
+    async def _slow(_r: Request, exc: _SlowBody) -> JSONResponse:
+        return _err(408, "timeout", str(exc))
 
     @app.exception_handler(AdmissionError)
     async def _admission(_r: Request, exc: AdmissionError) -> JSONResponse:
@@ -227,8 +272,8 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
         ] = 30.0,
     ) -> SubmitResult:
-        raw = await _body(request, MAX_ENVELOPE_BYTES)
-        return (await run_in_threadpool(_results, [raw], wait, timeout))[0]
+        raw = await _body(request, MAX_ENVELOPE_BYTES, body_timeout)
+        return (await _work(_results, [raw], wait, timeout))[0]  # type: ignore[no-any-return]
 
     @app.post(
         "/v1/statements/batch",
@@ -245,11 +290,9 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
             float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
         ] = 30.0,
     ) -> Response:
-        raw = await _body(request, MAX_BODY)
+        raw = await _body(request, MAX_BODY, body_timeout)
         # parsing a batch (up to 16 MiB) and writing the answer happen off the event loop
-        return Response(
-            await run_in_threadpool(_batch, raw, wait, timeout), media_type="application/json"
-        )
+        return Response(await _work(_batch, raw, wait, timeout), media_type="application/json")
 
     def _batch(raw: bytes, wait: bool, timeout: float) -> bytes:
         try:
@@ -380,9 +423,9 @@ def create_app(node: Node, *, max_concurrency: int = 64) -> FastAPI:
     async def put_blob(request: Request) -> Any:
         if node.blobs is None:
             return _err(404, "no_blobs", "this server keeps no blobs")
-        data = await _body(request, node.blobs.max_size)
+        data = await _body(request, node.blobs.max_size, body_timeout)
         try:
-            digest = await run_in_threadpool(node.blobs.put, data)
+            digest = await _work(node.blobs.put, data)
         except BlobError as exc:
             return _err(413, "too_large", str(exc))
         return BlobResult(sha256=digest)
