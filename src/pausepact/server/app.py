@@ -32,7 +32,14 @@ from ..store.base import EntryTooLargeError, NotSequencedError, StoreError
 from ..store.local import first_entries
 from ..tlog.errors import TlogError
 from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
-from .node import MAX_BATCH, MAX_ENVELOPE_BYTES, AdmissionError, Node, RateLimitedError
+from .node import (
+    MAX_BATCH,
+    MAX_ENVELOPE_BYTES,
+    AdmissionError,
+    BusyError,
+    Node,
+    RateLimitedError,
+)
 
 MAX_BODY = 16 << 20
 MAX_ENTRIES_PER_PAGE = 1000
@@ -193,6 +200,12 @@ def create_app(
     @app.exception_handler(_Busy)
     async def _full(_r: Request, _exc: _Busy) -> JSONResponse:
         return _busy()
+
+    @app.exception_handler(BusyError)
+    async def _replaying(_r: Request, exc: BusyError) -> JSONResponse:
+        resp = _err(503, "busy", f"{exc}; retry shortly")
+        resp.headers["Retry-After"] = "1"
+        return resp
 
     @app.exception_handler(_SlowBody)
     async def _slow(_r: Request, exc: _SlowBody) -> JSONResponse:

@@ -15,6 +15,7 @@ import binascii
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,7 @@ from .publisher import Publisher, PublishResult
 MAX_ENVELOPE_BYTES = 0xFFFF
 MAX_BATCH = 1000
 PUBLISHED_TTL = 0.1
+STATE_CACHE = 64
 
 
 class AdmissionError(Exception):
@@ -53,6 +55,10 @@ class AdmissionError(Exception):
         super().__init__(message)
         self.item = item
         self.status = status
+
+
+class BusyError(Exception):
+    """Expensive work of this kind is already running; retry shortly (503 busy)."""
 
 
 class RateLimitedError(AdmissionError):
@@ -236,8 +242,9 @@ class Node:
         self._published = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._state_cache: tuple[int, str, State] | None = None
+        self._state_cache: OrderedDict[tuple[int, str], State] = OrderedDict()
         self._state_lock = threading.Lock()
+        self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
         self._pub_cache: tuple[float, tuple[int, str] | None] | None = None
@@ -384,8 +391,11 @@ class Node:
     def state(self, as_of: datetime | None) -> State:
         """Replay of the published entries as of ``as_of`` (default: now).
 
-        "Now" follows the log incrementally (new entries only); an explicit ``as_of`` is a
-        full replay, cached per (size, as_of)."""
+        "Now" follows the log incrementally (new entries only). An explicit ``as_of`` is a
+        full replay: the last :data:`STATE_CACHE` results are kept (per published size and
+        second), and at most one such replay runs at a time — another request meanwhile
+        gets :class:`BusyError` (503) instead of a second core — so a stream of distinct
+        ``as_of`` values costs at most one core, never the server."""
         pub = self.published()
         size = pub[0] if pub else 0
         with self._state_lock:
@@ -396,11 +406,19 @@ class Node:
                 now = datetime.now(UTC).replace(microsecond=0)
                 last = self._live.last_as_of
                 return self._live.update(entries, now if last is None else max(now, last))
-            key = as_of.isoformat()
-            cached = self._state_cache
-            if cached is not None and cached[0] == size and cached[1] == key:
-                return cached[2]
-        state = replay(self.pact, entries, as_of)
+            key = (size, as_of.replace(microsecond=0).isoformat())
+            cached = self._state_cache.get(key)
+            if cached is not None:
+                self._state_cache.move_to_end(key)
+                return cached
+        if not self._as_of_lock.acquire(blocking=False):
+            raise BusyError("another state replay for an explicit as_of is running")
+        try:
+            state = replay(self.pact, entries, as_of.replace(microsecond=0))
+        finally:
+            self._as_of_lock.release()
         with self._state_lock:
-            self._state_cache = (size, key, state)
+            self._state_cache[key] = state
+            while len(self._state_cache) > STATE_CACHE:
+                self._state_cache.popitem(last=False)
         return state
