@@ -202,10 +202,17 @@ def test_client_rejects_a_rolled_back_server(tmp_path: Path) -> None:
 def test_blobs_entries_proofs_and_state_over_http(net) -> None:  # type: ignore[no-untyped-def]
     import hashlib
 
+    from pausepact.statements.blob_auth import upload_headers
+    from pausepact.statements.keyfiles import load_signer
+
     ws, url, _ = net
     data = b"evidence " * 1000
-    r = httpx.put(url + "/v1/blobs", content=data)
-    assert r.status_code == 200 and r.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()
+    headers = upload_headers(
+        load_signer(ws.key_file("lab/aurora")), ws.pact().id, digest, len(data)
+    )
+    r = httpx.put(url + "/v1/blobs/" + digest, content=data, headers=headers)
+    assert r.status_code == 200 and r.json()["sha256"] == digest
     got = httpx.get(url + "/v1/blobs/" + r.json()["sha256"])
     assert got.content == data and "immutable" in got.headers["cache-control"]
     assert httpx.get(url + "/v1/blobs/" + "0" * 64).status_code == 404

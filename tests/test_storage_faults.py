@@ -5,6 +5,7 @@ surrogate in a batch is a 4xx."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import subprocess
@@ -16,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from pausepact.server.app import create_app
 from pausepact.server.node import Node
+from pausepact.statements.blob_auth import upload_headers
+from pausepact.statements.keyfiles import load_signer
 from pausepact.store.base import LogRolledBackError, StorageFullError
 from pausepact.store.local import LocalLog
 from pausepact.store.pglog import PostgresLog
@@ -146,7 +149,11 @@ def test_a_damaged_blob_is_a_json_error(tmp_path: Path) -> None:
     node = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
     try:
         with TestClient(create_app(node)) as http:
-            digest = http.put("/v1/blobs", content=b"a safety case").json()["sha256"]
+            data = b"a safety case"
+            digest = hashlib.sha256(data).hexdigest()
+            signer = load_signer(ws.key_file("lab/aurora"))
+            headers = upload_headers(signer, ws.pact().id, digest, len(data))
+            assert http.put(f"/v1/blobs/{digest}", content=data, headers=headers).is_success
             assert node.blobs is not None
             node.blobs.path(digest).write_bytes(b"a damaged safety case")
             r = http.get(f"/v1/blobs/{digest}")

@@ -99,6 +99,20 @@ def run_server(
     "--publish-interval", default=1.0, show_default=True, help="Seconds between publish rounds."
 )
 @click.option(
+    "--blob-max-bytes",
+    default=256 << 20,
+    show_default=True,
+    type=click.IntRange(1, 1 << 40),
+    help="Largest evidence blob a member may upload.",
+)
+@click.option(
+    "--blob-quota-bytes",
+    default=4 << 30,
+    show_default=True,
+    type=click.IntRange(0, 1 << 50),
+    help="Blob storage each member may use in all.",
+)
+@click.option(
     "--body-timeout",
     default=10.0,
     show_default=True,
@@ -117,6 +131,8 @@ def serve(
     max_concurrency: int,
     admission_workers: int | None,
     publish_interval: float,
+    blob_max_bytes: int,
+    blob_quota_bytes: int,
     body_timeout: float,
 ) -> None:
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
@@ -141,6 +157,8 @@ def serve(
             burst=burst,
             publish_interval=publish_interval,
             admission_workers=admission_workers,
+            blob_max_bytes=blob_max_bytes,
+            blob_quota_bytes=blob_quota_bytes,
         )
     except PactError as exc:
         fail_input(str(exc))

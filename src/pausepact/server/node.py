@@ -40,11 +40,14 @@ from ..tlog import merkle
 from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
 from ..tlog.proof_file import TlogProof
 from .admission import Admission, Admitted
+from .blob_quota import BlobQuota
 from .publisher import Publisher, PublishResult
 
 MAX_ENVELOPE_BYTES = 0xFFFF
 MAX_BATCH = 1000
 PUBLISHED_TTL = 0.1
+DEFAULT_BLOB_MAX = 256 << 20  # bytes per blob
+DEFAULT_BLOB_QUOTA = 4 << 30  # bytes per member
 STATE_CACHE = 64
 
 
@@ -140,6 +143,10 @@ class KeyTracker:
         with self._lock:
             return self._ring.keys
 
+    def key_of(self, member: str) -> NoteVerifier | None:
+        """The member's current key (``None`` for a non-member)."""
+        return next((k for k in self.current() if k.name == member), None)
+
     def last_time(self, signer: str) -> datetime | None:
         with self._lock:
             return self._last.get(signer)
@@ -207,10 +214,17 @@ class Node:
         burst: float = 2000.0,
         publish_interval: float = 1.0,
         admission_workers: int | None = None,
+        blob_max_bytes: int = DEFAULT_BLOB_MAX,
+        blob_quota_bytes: int = DEFAULT_BLOB_QUOTA,
     ) -> None:
         self.pact = pact
         self.log = log
-        self.blobs = BlobStore(blobs_dir) if blobs_dir is not None else None
+        self.blobs = BlobStore(blobs_dir, blob_max_bytes) if blobs_dir is not None else None
+        self.blob_quota = (
+            BlobQuota(Path(blobs_dir) / "usage.db", blob_quota_bytes)
+            if blobs_dir is not None
+            else None
+        )
         self.origin = pact.pact.log
         if self.log.origin != self.origin:
             raise ValueError(
@@ -281,6 +295,8 @@ class Node:
         self._thread.join(timeout=10)
         self.publisher.http.close()
         self.admission.close()
+        if self.blob_quota is not None:
+            self.blob_quota.close()
         self.log.close()
 
     # --- admission and sequencing --------------------------------------------------------

@@ -12,6 +12,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -65,6 +66,31 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def writer(self) -> BlobWriter:
+        """An incremental upload: :meth:`BlobWriter.write` chunks as they arrive, then
+        :meth:`BlobWriter.finish` with the expected digest and size (memory stays flat)."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=tmp_dir)
+        return BlobWriter(self, os.fdopen(fd, "wb"), Path(tmp))
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def stream(self, digest: str) -> Iterator[bytes]:
+        """The blob in chunks, re-hashed first (a damaged file is never served)."""
+        path = self.path(digest)
+        try:
+            h = hashlib.sha256()
+            with path.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    h.update(chunk)
+        except FileNotFoundError:
+            raise BlobError(f"blob {digest} is not in {self.root}") from None
+        if h.hexdigest() != digest:
+            raise BlobError(f"blob {digest} is corrupted: its content hashes differently")
+        return _chunks(path)
+
     def has(self, digest: str) -> bool:
         return self.path(digest).exists()
 
@@ -80,3 +106,49 @@ class BlobStore:
         if hashlib.sha256(data).hexdigest() != digest:
             raise BlobError(f"blob {digest} is corrupted: its content hashes differently")
         return data
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            yield chunk
+
+
+class BlobWriter:
+    """One upload in progress: a temporary file in the store, hashed as it grows."""
+
+    def __init__(self, store: BlobStore, file: BinaryIO, tmp: Path) -> None:
+        self.store = store
+        self._file = file
+        self._tmp = tmp
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.store.max_size:
+            raise BlobError(f"blob is larger than {self.store.max_size} bytes")
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def finish(self, digest: str, size: int) -> str:
+        """Keep the blob if it has exactly ``size`` bytes hashing to ``digest``."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        got = self._hash.hexdigest()
+        if self.size != size or got != digest:
+            self.abort()
+            raise BlobError(
+                f"the upload has {self.size} bytes hashing to {got}; "
+                f"it was signed for {size} bytes hashing to {digest}"
+            )
+        target = self.store.path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, target)
+        return digest
+
+    def abort(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
