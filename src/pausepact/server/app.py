@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ from ..store.base import EntryTooLargeError, NotSequencedError, StoreError
 from ..store.local import first_entries
 from ..tlog.errors import TlogError
 from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
+from .metrics import Metrics
 from .node import (
     MAX_BATCH,
     MAX_ENVELOPE_BYTES,
@@ -188,6 +190,17 @@ def create_app(
     writes = asyncio.Semaphore(max_concurrency)
     reads = asyncio.Semaphore(4 * max_concurrency)
 
+    def _live() -> tuple[int, int, float | None, list[dict[str, object]]]:
+        pub = node.published()
+        return (
+            node.log.size,
+            pub[0] if pub else 0,
+            node.last_publish,
+            node.publisher.witness_states(),
+        )
+
+    metrics = Metrics(_live)
+
     def _busy() -> JSONResponse:
         resp = _err(503, "busy", "too many concurrent requests; retry shortly")
         resp.headers["Retry-After"] = "1"
@@ -197,12 +210,44 @@ def create_app(
     async def bounded(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        started = time.perf_counter()
         if request.method not in ("GET", "HEAD"):
-            return await call_next(request)  # writes take their slot after their body
-        if reads.locked():
-            return _busy()
-        async with reads:
-            return await call_next(request)
+            resp = await call_next(request)  # writes take their slot after their body
+        elif reads.locked():
+            resp = _busy()
+        else:
+            async with reads:
+                resp = await call_next(request)
+        route = request.scope.get("route")
+        metrics.latency.labels(request.method, getattr(route, "path", "unmatched")).observe(
+            time.perf_counter() - started
+        )
+        if resp.status_code >= 400:
+            return await _count_refusal(resp)
+        return resp
+
+    async def _count_refusal(resp: Response) -> Response:
+        """Count an error response by its JSON error code (the body is small)."""
+        if hasattr(resp, "body_iterator"):  # a response passed through the app
+            chunks = [c async for c in resp.body_iterator]
+            body = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+        else:  # one the middleware made itself
+            body = bytes(resp.body)
+        try:
+            reason = str(json.loads(body)["error"])
+        except (ValueError, KeyError, TypeError):
+            reason = str(resp.status_code)
+        metrics.refusals.labels(reason).inc()
+        return Response(body, resp.status_code, headers=dict(resp.headers))
+
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {}}}},
+        summary="Prometheus metrics (text format)",
+    )
+    def prometheus() -> Response:
+        return Response(metrics.text(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def _work(fn: Callable[..., Any], *args: Any) -> Any:
         """Run a write's work in a slot of the write pool (503 busy when it is full)."""
@@ -265,7 +310,11 @@ def create_app(
 
     # --- submit ----------------------------------------------------------------------------
     def _results(raws: list[bytes], wait: bool, timeout: float) -> list[SubmitResult]:
+        started = time.perf_counter()
         subs = node.submit(raws)
+        metrics.sequencing.observe(time.perf_counter() - started)
+        metrics.batches.inc()
+        metrics.entries.inc(len(subs))
         proofs: list[str | None] = [None] * len(subs)
         if wait:
             last = max(s.index for s in subs)

@@ -262,6 +262,7 @@ class Node:
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
         self._pub_cache: tuple[float, tuple[int, str] | None] | None = None
+        self.last_publish: float | None = None  # monotonic time of this process's last one
         self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         self._thread.start()
 
@@ -369,6 +370,8 @@ class Node:
             logging.getLogger("pausepact.server").warning("publish failed: %s", exc)
             return None
         self._pub_cache = None
+        if result.note is not None:
+            self.last_publish = time.monotonic()
         with self._published:
             self._published.notify_all()
         return result
