@@ -49,3 +49,22 @@ def test_a_witness_outage_is_reported_once_and_recovered_from(tmp_path: Path) ->
             (w,) = httpx.get(url + "/v1/log").json()["witnesses"]
             assert w["state"] == "up" and w["cosigned_size"] >= 62
         assert f"witness {witness_url} is back" in (tmp_path / "server.log").read_text()
+
+
+def test_json_logs_are_one_event_per_line(tmp_path: Path) -> None:
+    import json
+
+    ws = net_workspace(tmp_path / "ws", quorum=1)
+    witness_url = f"http://127.0.0.1:{free_port()}"
+    extra = ["--log-format", "json"]
+    with server_proc(ws, [witness_url], tmp_path, extra=extra, name="json") as url:
+        assert httpx.post(url + "/v1/statements", content=adoptions(ws)[0]).status_code == 200
+        deadline = time.monotonic() + 10
+        while "unreachable" not in (tmp_path / "json.log").read_text():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    events = [json.loads(line) for line in (tmp_path / "json.log").read_text().splitlines()]
+    assert any(e["message"].startswith("log server for pact") for e in events)
+    down = next(e for e in events if "unreachable" in e["message"])
+    assert down["level"] == "WARNING" and down["logger"] == "pausepact.publisher"
+    assert witness_url in down["message"] and "time" in down

@@ -17,6 +17,50 @@ from ..tlog.keys import CosignatureSigner, parse_verifier_key
 from .common import fail_input, input_errors
 
 
+def setup_logging(fmt: str, level: str) -> None:
+    """One event per line: plain text, or JSON objects (``--log-format json``, for log
+    pipelines) with the time, level, logger and message. Quiet by default: no per-request
+    lines, only events (elections, witness state changes, repairs, failures)."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+LOG_OPTIONS = [
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="Log lines as text or as JSON objects (one event per line).",
+    ),
+    click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default="info",
+        show_default=True,
+    ),
+]
+
+
+def _log_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(LOG_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
 def _once(fn: Callable[[], None]) -> Callable[[], None]:
     lock = threading.Lock()
     done: list[bool] = []
@@ -30,8 +74,20 @@ def _once(fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def announce(fmt: str) -> Callable[[str], None]:
+    """How a server says where it listens: a line on stderr, or a JSON log event."""
+    if fmt == "json":
+        return logging.getLogger("pausepact.server").warning
+    return lambda text: click.echo(text, err=True)
+
+
 def run_server(
-    app: Any, host: str, port: int, close: Callable[[], None], what: str = "serving"
+    app: Any,
+    host: str,
+    port: int,
+    close: Callable[[], None],
+    what: str = "serving",
+    say: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``app`` with uvicorn and run ``close`` on the way out, whatever ends it.
 
@@ -67,8 +123,9 @@ def run_server(
             fail_input(f"cannot listen on {host}:{port}: {exc.strerror}")
         bound = sock.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
-        click.echo(f"{what} on http://{shown}:{bound}", err=True)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        (say or announce("text"))(f"{what} on http://{shown}:{bound}")
+        # log_config=None: uvicorn logs through the root logger, in the chosen format
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", log_config=None))
         server.run(sockets=[sock])
     finally:
         close()
@@ -119,6 +176,7 @@ def run_server(
     type=click.FloatRange(min=0.1, max=600),
     help="Seconds a client has to send a request body (slow clients get 408).",
 )
+@_log_options
 @input_errors
 def serve(
     directory: str,
@@ -134,6 +192,8 @@ def serve(
     blob_max_bytes: int,
     blob_quota_bytes: int,
     body_timeout: float,
+    log_format: str,
+    log_level: str,
 ) -> None:
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
     state. Checkpoints are published once the pact's witness quorum cosigned them.
@@ -147,7 +207,7 @@ def serve(
     if not (Path(directory) / "pact.toml").exists():
         fail_input(f"{directory} has no pact.toml: create a workspace with `pausepact init`")
     # before the node starts: its sequencer election logs from its first moment
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging(log_format, log_level)
     try:
         node = Node.from_workspace(
             directory,
@@ -163,7 +223,14 @@ def serve(
     except PactError as exc:
         fail_input(str(exc))
     app = create_app(node, max_concurrency=max_concurrency, body_timeout=body_timeout)
-    run_server(app, host, port, node.close, f"log server for pact {node.pact.id[:16]}…")
+    run_server(
+        app,
+        host,
+        port,
+        node.close,
+        f"log server for pact {node.pact.id[:16]}…",
+        announce(log_format),
+    )
 
 
 @click.group()
@@ -195,8 +262,17 @@ def witness() -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@_log_options
 @input_errors
-def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port: int) -> None:
+def witness_serve(
+    key_file: str,
+    logs: tuple[str, ...],
+    db: str,
+    host: str,
+    port: int,
+    log_format: str,
+    log_level: str,
+) -> None:
     """Serve POST /add-checkpoint for the given logs (c2sp.org/tlog-witness)."""
     from ..server.witness_app import create_witness_app
     from ..statements.keyfiles import load_signer
@@ -218,4 +294,5 @@ def witness_serve(key_file: str, logs: tuple[str, ...], db: str, host: str, port
         verifiers.setdefault(v.name, []).append(v)
     state = SQLiteWitnessState(db)
     app = create_witness_app(Witness(signer, verifiers, state), state)
-    run_server(app, host, port, state.close, f"witness {signer.name}")
+    setup_logging(log_format, log_level)
+    run_server(app, host, port, state.close, f"witness {signer.name}", announce(log_format))
