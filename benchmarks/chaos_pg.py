@@ -30,12 +30,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.netkit import PG_URL, evidence, free_port, fresh_pg_origin, workspace  # noqa: E402
+from tests.netkit import (  # noqa: E402
+    PG_URL,
+    alive,
+    cut_connections,
+    descendants,
+    evidence,
+    free_port,
+    fresh_pg_origin,
+    workspace,
+)
 
 FAST = ["--rate", "100000", "--burst", "100000", "--publish-interval", "0.2"]
 
@@ -209,44 +217,6 @@ def probe(servers: list[Server], raw: bytes, since: float, timeout: float = 30) 
     raise RuntimeError(f"no statement was published within {timeout} s")
 
 
-def cut_connections() -> None:
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
-        )
-
-
-def descendants(pid: int) -> set[int]:
-    kids: dict[int, set[int]] = {}
-    for e in Path("/proc").iterdir():
-        if e.name.isdigit():
-            try:
-                ppid = int((e / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            kids.setdefault(ppid, set()).add(int(e.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in kids.get(todo.pop(), ()):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
-
-
-def live(pids: set[int]) -> set[int]:
-    alive = set()
-    for pid in pids:
-        try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                alive.add(pid)
-        except OSError:
-            pass
-    return alive
-
-
 def run(cycles: int, statements: int, clients: int, publish_bound: float, tmp: Path) -> dict:
     ws = workspace(tmp / "ws", quorum=0, origin=fresh_pg_origin("chaos"))
     envs = evidence(ws, statements, "chaos")
@@ -319,7 +289,7 @@ def run(cycles: int, statements: int, clients: int, publish_bound: float, tmp: P
                 all_pids |= {s.proc.pid, *descendants(s.proc.pid)}
             s.stop(signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while live(all_pids) and time.monotonic() < deadline:
+    while alive(all_pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     positions: dict[bytes, list[int]] = {}
     for i, e in enumerate(entries):
@@ -357,7 +327,7 @@ def run(cycles: int, statements: int, clients: int, publish_bound: float, tmp: P
         "audit_verified": _verified(audit.stdout),
         "audit_stderr": audit.stderr[-300:],
         "client_errors": dict(load.errors.most_common()),
-        "processes_left": sorted(live(all_pids)),
+        "processes_left": sorted(alive(all_pids)),
         "elections_logged": sum(
             s.log.read_text(errors="replace").count("this process is now the sequencer")
             for s in servers

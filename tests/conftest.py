@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,20 @@ VECTORS = Path(__file__).parent / "vectors"
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[tuple[Any, str]]:
+    """A real log server over a fresh workspace whose pact every member adopted (the
+    guard tests): (workspace, URL)."""
+    from pausepact.client import Client
+    from tests.netkit import adoptions, server_proc, workspace
+
+    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
+    with server_proc(ws, [], tmp_path) as url:
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        yield ws, url
 
 
 @pytest.fixture

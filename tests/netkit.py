@@ -186,3 +186,96 @@ def evidence(ws: Workspace, n: int, tag: str) -> list[bytes]:
 
 def adoptions(ws: Workspace) -> list[bytes]:
     return [envelope(ws, "pact.adopt", m.name, version=1) for m in ws.pact().members]
+
+
+# --- faults and processes ----------------------------------------------------------------
+def cut_connections() -> None:
+    """What an operator's ``pg_terminate_backend`` does: every other client session of the
+    test database is closed under the servers' feet."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+
+
+def _ppid(entry: Path) -> int | None:
+    try:
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (children, their children, …), from /proc."""
+    children: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (ppid := _ppid(entry)) is not None:
+            children.setdefault(ppid, set()).add(int(entry.name))
+    out: set[int] = set()
+    todo = [pid]
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def alive(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies count as gone)."""
+    still = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            still.add(pid)
+    return still
+
+
+def node_in(root: Path, **kwargs: Any) -> Iterator[tuple[Any, Workspace]]:
+    """A :class:`Node` (no HTTP) over a fresh workspace, closed afterwards: the body of the
+    ``node`` fixtures of the admission tests."""
+    from pausepact.server.node import Node
+
+    ws = workspace(root / "ws", quorum=0)
+    n = Node.from_workspace(ws.root, **{"publish_interval": 60, "admission_workers": 2, **kwargs})
+    try:
+        yield n, ws
+    finally:
+        n.close()
+
+
+def load_benchmark(name: str) -> Any:
+    """A script of benchmarks/ as a module (the chaos and soak runs' short versions)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextmanager
+def app_client(root: Path, **kwargs: Any) -> Iterator[tuple[Workspace, Any, Any]]:
+    """(workspace, node, HTTP client) of an in-process server: the app over a real node,
+    SQLite log and admission, spoken to through Starlette's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from pausepact.server.app import create_app
+
+    made = node_in(root, **kwargs)
+    node, ws = next(made)
+    try:
+        with TestClient(create_app(node)) as http:
+            yield ws, node, http
+    finally:
+        made.close()  # closes the node

@@ -15,26 +15,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from pausepact.server.app import create_app
-from pausepact.server.node import Node
 from pausepact.statements.blob_auth import upload_headers
 from pausepact.statements.keyfiles import load_signer
 from pausepact.tlog.keys import Ed25519Signer
-from tests.netkit import server_handle, workspace
+from tests.netkit import app_client, server_handle, workspace
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[object, TestClient]]:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(
-        ws.root, publish_interval=60, admission_workers=1, blob_max_bytes=10_000,
-        blob_quota_bytes=25_000,
-    )  # fmt: skip
-    try:
-        with TestClient(create_app(node)) as http:
-            yield ws, http
-    finally:
-        node.close()
+    limits = {"blob_max_bytes": 10_000, "blob_quota_bytes": 25_000}
+    with app_client(tmp_path, admission_workers=1, **limits) as (ws, _, http):
+        yield ws, http
 
 
 def put(http: TestClient, ws, data: bytes, member: str = "lab/aurora", **kw):  # type: ignore[no-untyped-def]

@@ -7,17 +7,13 @@ verifies, and no process is left. The long run (21 cycles) is
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "chaos_pg", Path(__file__).resolve().parent.parent / "benchmarks" / "chaos_pg.py"
-)
-assert _spec is not None and _spec.loader is not None
-chaos = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(chaos)
+from tests.netkit import load_benchmark
+
+chaos = load_benchmark("chaos_pg")
 
 
 @pytest.mark.slow

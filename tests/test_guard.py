@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,6 @@ from tests.guardkit import batch, make, train_step
 from tests.netkit import adoptions, envelope, server_handle, server_proc, workspace
 
 REFRESH = 0.2
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[Workspace, str]]:
-    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
-    with server_proc(ws, [], tmp_path) as url:
-        with Client(url, ws.pact()) as c:
-            c.submit_batch(adoptions(ws), wait=True)
-        yield ws, url
 
 
 def new_guard(ws: Workspace, url: str, **kw: object) -> PauseGuard:

@@ -13,10 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from pausepact.client import Client
 from pausepact.guard import EXIT_PAUSED
 from tests.guardkit import batch
-from tests.netkit import adoptions, server_proc, workspace
 from tests.test_guard import declare_pause, new_guard, resume
 
 
@@ -35,15 +33,6 @@ def pause_soon(ws: Any, url: str, box: dict[str, int], delay: float = 1.0) -> No
         box["pause"] = declare_pause(ws, url)[0]
 
     threading.Thread(target=go).start()
-
-
-@pytest.fixture
-def live(tmp_path: Path):  # type: ignore[no-untyped-def]
-    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
-    with server_proc(ws, [], tmp_path) as url:
-        with Client(url, ws.pact()) as c:
-            c.submit_batch(adoptions(ws), wait=True)
-        yield ws, url
 
 
 def test_hugging_face_trainer_saves_stops_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -12,29 +12,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pausepact.client import Client
 from pausepact.pact.workspace import Workspace
-from tests.netkit import adoptions, envelope, server_proc, workspace
+from tests.netkit import envelope
 
 EXAMPLES = {
     "guard_pytorch.py": "checkpoint.pt",
     "guard_hf.py": "checkpoint-",
     "guard_lightning.py": "paused.ckpt",
 }
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[Workspace, str]]:
-    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
-    with server_proc(ws, [], tmp_path) as url:
-        with Client(url, ws.pact()) as c:
-            c.submit_batch(adoptions(ws), wait=True)
-        yield ws, url
 
 
 def example_args(ws: Workspace, url: str, example: str, out: Path) -> list[str]:

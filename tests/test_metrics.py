@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from pausepact.server.app import create_app
-from pausepact.server.node import Node
-from tests.netkit import adoptions, evidence, workspace
+from tests.netkit import adoptions, app_client, evidence
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -22,23 +19,21 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_count_what_the_server_did(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(
-        ws.root, publish_interval=0.05, admission_workers=1, witness_urls=["http://127.0.0.1:9"]
-    )
-    try:
-        with TestClient(create_app(node)) as http:
-            for raw in adoptions(ws):
-                assert http.post("/v1/statements", content=raw).status_code == 200
-            body = b'{"envelopes": [' + b",".join(evidence(ws, 3, "m")) + b"]}"
-            assert http.post("/v1/statements/batch", content=body).status_code == 200
-            assert http.post("/v1/statements", content=b"not json").status_code == 422
-            assert http.get("/v1/log").status_code == 200
-            r = http.get("/metrics")
-            assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-            m = samples(r.text)
-    finally:
-        node.close()
+    witness = {"witness_urls": ["http://127.0.0.1:9"]}
+    with app_client(tmp_path, publish_interval=0.05, admission_workers=1, **witness) as (
+        ws,
+        _,
+        http,
+    ):
+        for raw in adoptions(ws):
+            assert http.post("/v1/statements", content=raw).status_code == 200
+        body = b'{"envelopes": [' + b",".join(evidence(ws, 3, "m")) + b"]}"
+        assert http.post("/v1/statements/batch", content=body).status_code == 200
+        assert http.post("/v1/statements", content=b"not json").status_code == 422
+        assert http.get("/v1/log").status_code == 200
+        r = http.get("/metrics")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        m = samples(r.text)
     n = len(adoptions(ws))
     assert m[("pausepact_entries_admitted_total", ())] == n + 3
     assert m[("pausepact_batches_total", ())] == n + 1

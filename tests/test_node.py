@@ -14,17 +14,12 @@ from pausepact.server.node import AdmissionError, Node, RateLimitedError
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
 from pausepact.tlog.keys import Ed25519Signer
-from tests.netkit import adoptions, envelope, evidence, workspace
+from tests.netkit import adoptions, envelope, evidence, node_in, workspace
 
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[tuple[Node, object]]:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    n = Node.from_workspace(ws.root, publish_interval=60, admission_workers=2)
-    try:
-        yield n, ws
-    finally:
-        n.close()
+    yield from node_in(tmp_path)
 
 
 def test_valid_statements_are_sequenced_in_order(node) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ import pytest
 
 from pausepact.pact.replay import replay
 from pausepact.server.node import Node
-from tests.netkit import adoptions, evidence, workspace
+from tests.netkit import adoptions, evidence, node_in
 from tests.pactkit import T0, Kit
 
 
@@ -44,12 +44,7 @@ def variants(envelope: bytes, n: int, seed: int = 1) -> list[bytes]:
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[tuple[Node, object]]:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    n = Node.from_workspace(ws.root, publish_interval=60, admission_workers=2)
-    try:
-        yield n, ws
-    finally:
-        n.close()
+    yield from node_in(tmp_path)
 
 
 def test_a_thousand_variants_of_one_statement_give_one_entry(node) -> None:  # type: ignore[no-untyped-def]

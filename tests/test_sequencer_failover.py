@@ -17,7 +17,6 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from pausepact.store.base import Batch, StoreError
@@ -31,7 +30,7 @@ from pausepact.tlog.checkpoint import Checkpoint
 from pausepact.tlog.keys import Ed25519Signer
 from pausepact.tlog.note import parse_note
 from pausepact.tlog.tiles import TILE_WIDTH
-from tests.netkit import PG_URL, fresh_pg_origin
+from tests.netkit import PG_URL, cut_connections, fresh_pg_origin
 
 
 def entries(n: int, tag: str) -> list[bytes]:
@@ -76,17 +75,6 @@ def publish(log: PostgresLog | LocalLog) -> int:
     return size
 
 
-def cut_connections(origin: str) -> None:
-    """What an operator's ``pg_terminate_backend`` does: every other session of the
-    database is closed under the servers' feet."""
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
-        )
-
-
 def test_reproduction_a_cut_connections_after_a_cached_short_row(origin: str) -> None:
     log = open_pg(origin)
     try:
@@ -96,7 +84,7 @@ def test_reproduction_a_cut_connections_after_a_cached_short_row(origin: str) ->
         assert publish(log) == 4112  # the root read caches tile row (4, 1) with 1 hash
         log.append_many(data[4112:4352])
         assert publish(log) == 4352
-        cut_connections(origin)
+        cut_connections()
         log.append_many(data[4352:])  # acknowledged ...
         assert log.wait_sequencer()
         assert publish(log) == len(data)  # ... and published

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,7 +16,14 @@ from pausepact.server.node import Node
 from pausepact.store.pglog import PostgresLog
 from pausepact.store.postgres import LeaderLock, PostgresStore, connect_pool, schema_for
 from pausepact.tlog.keys import parse_signer_key
-from tests.netkit import PG_URL, adoptions, evidence, fresh_pg_origin, workspace
+from tests.netkit import (
+    PG_URL,
+    adoptions,
+    cut_connections,
+    evidence,
+    fresh_pg_origin,
+    workspace,
+)
 
 
 @pytest.fixture
@@ -35,15 +41,6 @@ def node_for(ws, submit_timeout: float = 30) -> Node:  # type: ignore[no-untyped
     return Node(log, ws.pact(), publish_interval=0.1, admission_workers=1)
 
 
-def cut() -> None:
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
-        )
-
-
 def test_cut_connections_never_give_a_500_and_the_server_reconnects(ws) -> None:  # type: ignore[no-untyped-def]
     node = node_for(ws)
     try:
@@ -51,7 +48,7 @@ def test_cut_connections_never_give_a_500_and_the_server_reconnects(ws) -> None:
         with TestClient(create_app(node)) as http:
             assert http.post("/v1/statements", content=adoptions(ws)[0]).status_code == 200
             for round_ in range(3):
-                cut()
+                cut_connections()
                 for raw in evidence(ws, 3, f"cut{round_}"):
                     r = http.post("/v1/statements", content=raw)
                     assert r.status_code in (200, 503), r.text

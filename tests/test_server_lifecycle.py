@@ -18,38 +18,7 @@ import httpx
 from pausepact.store.leaf_index import SQLiteLeafIndex
 from pausepact.store.local import LocalLog
 from tests.conftest import marked_processes
-from tests.netkit import evidence, server_handle, workspace
-
-
-def descendants(pid: int) -> set[int]:
-    children: dict[int, set[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, set()).add(int(entry.name))
-    out: set[int] = set()
-    todo = [pid]
-    while todo:
-        for c in children.get(todo.pop(), ()):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
-
-
-def alive(pids: set[int]) -> set[int]:
-    still = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            still.add(pid)
-    return still
+from tests.netkit import alive, descendants, evidence, server_handle, workspace
 
 
 def wait_gone(pids: set[int], timeout: float = 5.0) -> set[int]:

@@ -5,17 +5,13 @@ is lost or logged twice, the remote audit verifies, there is no 5xx but the docu
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "soak", Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
-)
-assert _spec is not None and _spec.loader is not None
-soak = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(soak)
+from tests.netkit import load_benchmark
+
+soak = load_benchmark("soak")
 
 
 @pytest.mark.slow

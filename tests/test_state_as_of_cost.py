@@ -9,17 +9,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from pausepact.server.app import create_app
-from pausepact.server.node import BusyError, Node
-from tests.netkit import adoptions, evidence, workspace
+from pausepact.server.node import BusyError
+from tests.netkit import adoptions, app_client, evidence
 
 
 def test_explicit_as_of_replays_one_at_a_time_and_are_cached(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(ws.root, publish_interval=0.05, admission_workers=1)
-    try:
+    with app_client(tmp_path, publish_interval=0.05, admission_workers=1) as (ws, node, http):
         node.submit(adoptions(ws))
         for i in range(4):
             node.submit(evidence(ws, 500, f"load{i}"))
@@ -42,25 +38,18 @@ def test_explicit_as_of_replays_one_at_a_time_and_are_cached(tmp_path: Path) -> 
         assert len(done) + len(busy) == 8
         first = node.state(base + timedelta(seconds=100))
         assert node.state(base + timedelta(seconds=100, microseconds=5)) is first  # cached
-        with TestClient(create_app(node)) as http:
-            with node._as_of_lock:  # a replay is running
-                r = http.get("/v1/state", params={"as_of": "2026-01-01T00:00:00Z"})
-            assert r.status_code == 503 and r.json()["error"] == "busy"
-            assert r.headers["retry-after"] == "1"
-            assert http.get("/v1/state").status_code == 200  # "now" is never refused
-    finally:
-        node.close()
+        with node._as_of_lock:  # a replay is running
+            r = http.get("/v1/state", params={"as_of": "2026-01-01T00:00:00Z"})
+        assert r.status_code == 503 and r.json()["error"] == "busy"
+        assert r.headers["retry-after"] == "1"
+        assert http.get("/v1/state").status_code == 200  # "now" is never refused
 
 
 def test_a_cached_state_is_the_replayed_state(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(ws.root, publish_interval=0.05, admission_workers=1)
-    try:
+    with app_client(tmp_path, publish_interval=0.05, admission_workers=1) as (ws, node, _):
         node.submit(adoptions(ws))
         assert node.wait_published(node.log.size - 1, 10) is not None
         when = datetime.now(UTC) + timedelta(hours=1)
         assert node.state(when).to_json() == node.state(when).to_json()
         with pytest.raises(BusyError), node._as_of_lock:
             node.state(when + timedelta(days=1))
-    finally:
-        node.close()

@@ -21,7 +21,7 @@ from pausepact.pact.replay import replay
 from pausepact.server.node import AdmissionError, Node
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
-from tests.netkit import adoptions, workspace
+from tests.netkit import adoptions, node_in
 from tests.pactkit import Kit
 
 
@@ -50,12 +50,7 @@ def test_replay_rejects_a_statement_dated_beyond_the_slack_with_full_precision()
 
 @pytest.fixture
 def node(tmp_path: Path) -> Iterator[tuple[Node, object]]:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    n = Node.from_workspace(ws.root, publish_interval=60, admission_workers=2)
-    try:
-        yield n, ws
-    finally:
-        n.close()
+    yield from node_in(tmp_path)
 
 
 def evidence_at(ws, times: list[datetime]) -> list[bytes]:  # type: ignore[no-untyped-def]

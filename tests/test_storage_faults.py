@@ -13,10 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from pausepact.server.app import create_app
-from pausepact.server.node import Node
 from pausepact.statements.blob_auth import upload_headers
 from pausepact.statements.keyfiles import load_signer
 from pausepact.store.base import LogRolledBackError, StorageFullError
@@ -24,7 +21,7 @@ from pausepact.store.local import LocalLog
 from pausepact.store.pglog import PostgresLog
 from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
 from pausepact.tlog.keys import Ed25519Signer
-from tests.netkit import PG_URL, adoptions, evidence, fresh_pg_origin, workspace
+from tests.netkit import PG_URL, adoptions, app_client, evidence, fresh_pg_origin, workspace
 
 
 def entries(n: int, tag: str = "e") -> list[bytes]:
@@ -124,51 +121,36 @@ def test_a_full_disk_is_a_retryable_error_that_loses_nothing(tmp_path: Path) -> 
 
 
 def test_a_full_disk_answers_503_with_the_json_body(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
-    try:
-        with TestClient(create_app(node)) as http:
-            assert http.post("/v1/statements", content=adoptions(ws)[0]).status_code == 200
-            db = node.log.store._db  # type: ignore[attr-defined]
-            (pages,) = db.execute("PRAGMA page_count").fetchone()
-            db.execute(f"PRAGMA max_page_count={pages}")
-            body = json.dumps({"envelopes": [json.loads(e) for e in evidence(ws, 200, "full")]})
-            r = http.post("/v1/statements/batch", content=body)
-            assert r.status_code == 503, r.text
-            assert r.json()["error"] == "unavailable" and "full" in r.json()["detail"]
-            assert r.headers["retry-after"] == "1"
-            db.execute("PRAGMA max_page_count=1073741823")
-            r = http.post("/v1/statements/batch", content=body)  # back by itself
-            assert r.status_code == 200, r.text
-    finally:
-        node.close()
+    with app_client(tmp_path, admission_workers=1) as (ws, node, http):
+        assert http.post("/v1/statements", content=adoptions(ws)[0]).status_code == 200
+        db = node.log.store._db  # type: ignore[attr-defined]
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count={pages}")
+        body = json.dumps({"envelopes": [json.loads(e) for e in evidence(ws, 200, "full")]})
+        r = http.post("/v1/statements/batch", content=body)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"] == "unavailable" and "full" in r.json()["detail"]
+        assert r.headers["retry-after"] == "1"
+        db.execute("PRAGMA max_page_count=1073741823")
+        r = http.post("/v1/statements/batch", content=body)  # back by itself
+        assert r.status_code == 200, r.text
 
 
 def test_a_damaged_blob_is_a_json_error(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
-    try:
-        with TestClient(create_app(node)) as http:
-            data = b"a safety case"
-            digest = hashlib.sha256(data).hexdigest()
-            signer = load_signer(ws.key_file("lab/aurora"))
-            headers = upload_headers(signer, ws.pact().id, digest, len(data))
-            assert http.put(f"/v1/blobs/{digest}", content=data, headers=headers).is_success
-            assert node.blobs is not None
-            node.blobs.path(digest).write_bytes(b"a damaged safety case")
-            r = http.get(f"/v1/blobs/{digest}")
-            assert r.status_code == 503 and r.json()["error"] == "unavailable"
-            assert "damaged" in r.json()["detail"]
-    finally:
-        node.close()
+    with app_client(tmp_path, admission_workers=1) as (ws, node, http):
+        data = b"a safety case"
+        digest = hashlib.sha256(data).hexdigest()
+        signer = load_signer(ws.key_file("lab/aurora"))
+        headers = upload_headers(signer, ws.pact().id, digest, len(data))
+        assert http.put(f"/v1/blobs/{digest}", content=data, headers=headers).is_success
+        assert node.blobs is not None
+        node.blobs.path(digest).write_bytes(b"a damaged safety case")
+        r = http.get(f"/v1/blobs/{digest}")
+        assert r.status_code == 503 and r.json()["error"] == "unavailable"
+        assert "damaged" in r.json()["detail"]
 
 
 def test_a_lone_surrogate_in_a_batch_is_a_4xx(tmp_path: Path) -> None:
-    ws = workspace(tmp_path / "ws", quorum=0)
-    node = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
-    try:
-        with TestClient(create_app(node)) as http:
-            r = http.post("/v1/statements/batch", content=b'{"envelopes":["\\ud800"]}')
-            assert r.status_code == 400 and r.json()["item"] == 0
-    finally:
-        node.close()
+    with app_client(tmp_path, admission_workers=1) as (_, _, http):
+        r = http.post("/v1/statements/batch", content=b'{"envelopes":["\\ud800"]}')
+        assert r.status_code == 400 and r.json()["item"] == 0
