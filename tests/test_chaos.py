@@ -20,8 +20,8 @@ chaos = load_benchmark("chaos_pg")
 def test_chaos_short(tmp_path: Path) -> None:
     result = chaos.run(cycles=6, statements=4000, clients=6, publish_bound=10.0, tmp=tmp_path)
     assert result["acknowledged"] > 0
-    assert result["lost"] == 0
-    assert result["duplicated"] == 0
+    assert result["lost"] == 0, result
+    assert result["duplicated"] == 0, result
     assert result["servers_agree_on_checkpoint"]
     assert result["audit_verified"], result["audit_stderr"]
     assert result["processes_left"] == []

@@ -235,3 +235,30 @@ def test_batches_never_extend_a_row_of_the_wrong_length() -> None:
     bad.tiles[(0, 1)] = b"\x00" * 32 * 7
     with pytest.raises(StoreError, match=r"tile row \(0, 1\)"):
         check_batch_shape(bad)
+
+
+def two_writers(tmp_path: Path) -> tuple[object, object, object]:
+    """Two sequencers on one store, as during a handover where the old sequencer has lost
+    its lock but finishes a batch (the commit's size check keeps them from forking)."""
+    from pausepact.store.leaf_index import SQLiteLeafIndex
+    from pausepact.store.sequencer import Sequencer
+    from pausepact.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "log.db")
+    signer = Ed25519Signer("example.org/two", bytes(32))
+    first = Sequencer(store, SQLiteLeafIndex(tmp_path / "a.db"), signer.name, signer)
+    second = Sequencer(store, SQLiteLeafIndex(tmp_path / "b.db"), signer.name, signer)
+    return store, first, second
+
+
+def test_a_sequencer_whose_log_moved_under_it_logs_nothing_twice(tmp_path: Path) -> None:
+    store, first, second = two_writers(tmp_path)
+    second.sequence(entries(10, "b"))  # its window and tails now describe size 10
+    data = entries(300, "x")
+    got = first.sequence(data)  # another writer appends 300 (a full row and more)
+    assert got == list(range(10, 310))
+    assert second.sequence(data) == got  # the same statements: their first indices back
+    more = second.sequence(entries(5, "after"))
+    assert more == list(range(310, 315))
+    leaves = [merkle.leaf_hash(e) for e in entries(10, "b") + data + entries(5, "after")]
+    assert_tree_intact(store, leaves)  # and its stale tails were not extended

@@ -123,6 +123,9 @@ class Sequencer:
         self.reader = reader or TreeReader(store)
         self._rows = TreeReader(store, cache_partial=False)
         self._verified: int | None = None  # the size up to which the tree was checked
+        # The store size everything kept in memory (tails, dedup window) describes: a
+        # different size at the next batch means another writer moved the log.
+        self._size: int | None = None
         self.max_batch = max_batch
         self.index_every = index_every
         # Dedup window: leaf hash -> index for entries past the leaf index's
@@ -179,15 +182,22 @@ class Sequencer:
                 r.result = indices[pos : pos + len(r.entries)]
                 pos += len(r.entries)
         except BaseException as exc:
-            self._forget()
-            self._join_flush()
-            self._recent = None  # rebuilt from the index watermark and the tiles
-            self._flushing = {}
+            self._reset_memory()
             for r in pending:
                 r.error = exc
         finally:
             for r in pending:
                 r.done = True
+
+    def _reset_memory(self) -> None:
+        """Drop everything kept in memory about the store (after an error, or when another
+        writer moved the log): tails, the check, and the dedup window, which is rebuilt
+        from the index watermark and the tiles."""
+        self._forget()
+        self._join_flush()
+        self._recent = None
+        self._flushing = {}
+        self._size = None
 
     def _forget(self) -> None:
         """After any error: trust nothing kept in memory about the stored tree; the
@@ -231,12 +241,18 @@ class Sequencer:
 
     # --- 2. integrate ---------------------------------------------------------------
     def _sequence_batch(self, entries: list[bytes]) -> list[int]:
+        start = self.store.size()
+        if start != self._size:
+            # The first batch, or another writer (a sequencer that had lost its lock, an
+            # operator's tool) moved the log: a kept tail or dedup window would now extend
+            # the wrong row or miss its entries (logging them twice). Start afresh; the
+            # commit below refuses if the size moves again meanwhile.
+            self._reset_memory()
         if self._verified is None:
             self._check()
         sha = hashlib.sha256
         hashes = [sha(b"\x00" + e).digest() for e in entries]
         known = self._lookup(hashes)
-        start = self.store.size()
         fresh: dict[bytes, int] | None = None
         if not known and len(set(hashes)) == len(hashes):  # the common case: all new
             new_entries, new_hashes = entries, hashes
@@ -259,11 +275,14 @@ class Sequencer:
             # --- 3. commit ---------------------------------------------------------
             check_batch_shape(batch)
             self.store.commit(batch)
+            self._size = batch.end
             self._remember_tails(batch)
             recent = self._window()
             recent.update(fresh if fresh is not None else zip(new_hashes, indices, strict=True))
             if len(recent) >= self.index_every:
                 self._start_flush()
+        else:
+            self._size = start
         return indices
 
     # --- idempotence: the leaf index -------------------------------------------------
