@@ -11,6 +11,7 @@ import click
 
 from .. import __version__
 from ..store.base import StoreError
+from .blob_cmd import blob
 from .common import EXIT_INTERNAL, EXIT_STORED_DATA, err_console
 from .demo_cmd import demo
 from .guard_cmd import verify_transcript_cmd
@@ -43,6 +44,7 @@ cli.add_command(risk)
 cli.add_command(serve)
 cli.add_command(witness)
 cli.add_command(verify_transcript_cmd)
+cli.add_command(blob)
 
 
 def main() -> None:

@@ -51,7 +51,8 @@ pact_option = click.option(
 )
 
 
-def _url_pact(target: str, pact_file: str | None) -> Pact:
+def url_pact(target: str, pact_file: str | None) -> Pact:
+    """The pact a server target is verified against (``--pact``), or an input error."""
     if pact_file is None:
         fail_input(f"{target} is a server: give the pact to verify it against with --pact")
     try:
@@ -60,7 +61,8 @@ def _url_pact(target: str, pact_file: str | None) -> Pact:
         fail_input(str(exc))
 
 
-def _workspace(directory: str) -> tuple[Workspace, Pact]:
+def open_workspace(directory: str) -> tuple[Workspace, Pact]:
+    """A workspace and its pact, or an input error saying what to do."""
     ws = Workspace(Path(directory))
     if not ws.pact_file.exists():
         fail_input(f"{directory} has no pact.toml: create a workspace with `pausepact init`")
@@ -146,9 +148,9 @@ def submit(
     pact's max_skew_seconds of now. Nothing is appended unless all are valid.
     DIR is a workspace; a URL submits to a log server (with --pact)."""
     if is_url(directory):
-        _submit_remote(directory, envelopes, _url_pact(directory, pact_file), wait, as_json)
+        _submit_remote(directory, envelopes, url_pact(directory, pact_file), wait, as_json)
         return
-    ws, pact = _workspace(directory)
+    ws, pact = open_workspace(directory)
     now = datetime.now(UTC)
     state = _current_state(ws, pact, now)
     keys = [parse_verifier_key(k) for k in state.keys.values()]
@@ -255,7 +257,7 @@ def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bo
     if is_url(directory):
         from ..client import Client, ClientError, VerificationError
 
-        pact = _url_pact(directory, pact_file)
+        pact = url_pact(directory, pact_file)
         with Client(directory, pact) as client:
             try:
                 state = client.follow(_as_of(as_of))
@@ -265,7 +267,7 @@ def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bo
             except ClientError as exc:
                 fail_input(str(exc))
     else:
-        ws, pact = _workspace(directory)
+        ws, pact = open_workspace(directory)
         state = _current_state(ws, pact, _as_of(as_of))
     if as_json:
         emit_json(state.to_dict())
@@ -306,13 +308,13 @@ def audit(
             from ..audit.remote import audit_server
             from ..client import ClientError
 
-            pact = _url_pact(directory, pact_file)
+            pact = url_pact(directory, pact_file)
             try:
                 report = audit_server(directory, pact, _as_of(as_of), trusted, witnesses)
             except ClientError as exc:
                 fail_input(str(exc))
         else:
-            ws, pact = _workspace(directory)
+            ws, pact = open_workspace(directory)
             report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted)
     except LogVerificationError as exc:
         if as_json:
