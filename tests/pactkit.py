@@ -191,3 +191,48 @@ class Kit:
 
 def generate_signer_for(name: str) -> Ed25519Signer:
     return generate_signer(name)
+
+
+PROGRESS_RULES = """
+[thresholds.acceleration]
+indicator = "eval:metr-horizon:p50"
+estimator = "progress_ratio"
+baseline_until = "2025-01-01"
+pause_above = 1.5
+confidence = 0.9
+"""
+
+
+def horizon_result(kit: Kit, hours: float, model: str, released: Any, value: float) -> int:
+    """An evaluator's METR-style p50 horizon with a ±5% interval."""
+    return kit.add(
+        "eval.result",
+        "evaluator/aisi",
+        hours,
+        model=model,
+        suite="metr-horizon",
+        release_date=released.isoformat(),
+        metrics={"p50": value, "p50_low": value / 1.05, "p50_high": value * 1.05},
+    )
+
+
+def accelerating(kit: Kit, new: int = 4, hours: float = 10.0) -> tuple[list[int], Any]:
+    """Horizons doubling every 300 days from 2022, then every 100 days from 2025 (a rate
+    ratio of 3): the entries of the ``new`` recent models, and ``value_at(date)`` on the
+    recent trend."""
+    from datetime import date
+
+    start = date(2022, 1, 1)
+    for i in range(5):
+        d = start + timedelta(days=200 * i)
+        horizon_result(kit, hours + i, f"old-{i}", d, 2 ** ((d - start).days / 300))
+    base_d, base_v = start + timedelta(days=800), 2 ** (800 / 300)
+
+    def value_at(d: Any) -> float:
+        return float(base_v * 2 ** ((d - base_d).days / 100))
+
+    recent = []
+    for i in range(new):
+        d = date(2025, 1, 15) + timedelta(days=60 * i)
+        recent.append(horizon_result(kit, hours + 5 + i, f"new-{i}", d, value_at(d)))
+    return recent, value_at

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pausepact.pact.replay import State
-from tests.pactkit import DEFAULT_RULES, Kit
+from tests.pactkit import DEFAULT_RULES, PROGRESS_RULES, Kit, accelerating
 
 TAIL = DEFAULT_RULES[DEFAULT_RULES.index("[pause]") :]
 DAY = 24
@@ -173,33 +173,15 @@ def test_doubling_days_rearms_only_on_new_evidence_that_crosses() -> None:
 
 
 def test_progress_ratio_rearms_only_on_new_evidence_that_crosses() -> None:
-    rules = """
-[thresholds.acceleration]
-indicator = "eval:metr-horizon:p50"
-estimator = "progress_ratio"
-baseline_until = "2025-01-01"
-pause_above = 1.5
-confidence = 0.9
-"""
-    k = kit(rules)
-    hours = 10.0
-    for i in range(5):
-        d = date(2022, 1, 1) + timedelta(days=200 * i)
-        model(k, hours, f"old-{i}", d, 2 ** ((d - date(2022, 1, 1)).days / 300), 1.05)
-        hours += 1
-    base_d, base_v = date(2022, 1, 1) + timedelta(days=800), 2 ** (800 / 300)
-    idx = []
-    for i in range(5):
-        d = date(2025, 1, 15) + timedelta(days=60 * i)
-        idx.append(model(k, hours, f"new-{i}", d, base_v * 2 ** ((d - base_d).days / 100), 1.05))
-        hours += 1
+    k = kit(PROGRESS_RULES)
+    _, value_at = accelerating(k, new=5)
     first = k.replay().pauses[0].index
     k.entries = k.entries[: first + 1]  # the log as of the first pause
     resumed, h = lifted_then(k, first)
     unrelated(k, h)
     assert_holds(k.replay())
     d = date(2025, 1, 15) + timedelta(days=400)
-    again = model(k, h + 1, "newer", d, base_v * 2 ** ((d - base_d).days / 100), 1.05)
+    again = model(k, h + 1, "newer", d, value_at(d), 1.05)
     assert_paused_again_by(k.replay(), again, resumed)
 
 

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pausepact.cli import cli
 from pausepact.pact.errors import PactError
 from pausepact.pact.policy import parse_pact
-from tests.pactkit import DEFAULT_RULES, Kit
+from tests.pactkit import DEFAULT_RULES, PROGRESS_RULES, Kit, accelerating
 
 METR = Path(__file__).parent / "data" / "metr" / "benchmark_results_1_0.yaml"
 TAIL = DEFAULT_RULES[DEFAULT_RULES.index("[pause]") :]
@@ -111,44 +111,8 @@ def test_progress_ratio_needs_a_baseline_date() -> None:
 
 
 def test_progress_ratio_fires_when_progress_speeds_up() -> None:
-    rules = """
-[thresholds.acceleration]
-indicator = "eval:metr-horizon:p50"
-estimator = "progress_ratio"
-baseline_until = "2025-01-01"
-pause_above = 1.5
-confidence = 0.9
-"""
-    k = kit(rules)
-    hours = 10.0
-    for i in range(5):  # 2022..2024: doubling every 300 days
-        d = date(2022, 1, 1) + timedelta(days=200 * i)
-        v = 2 ** ((d - date(2022, 1, 1)).days / 300)
-        k.add(
-            "eval.result",
-            "evaluator/aisi",
-            hours,
-            model=f"old-{i}",
-            suite="metr-horizon",
-            release_date=d.isoformat(),
-            metrics={"p50": v, "p50_low": v / 1.05, "p50_high": v * 1.05},
-        )
-        hours += 1
-    base_d = date(2022, 1, 1) + timedelta(days=800)
-    base_v = 2 ** (800 / 300)
-    for i in range(4):  # 2025 on: doubling every 100 days
-        d = date(2025, 1, 15) + timedelta(days=60 * i)
-        v = base_v * 2 ** ((d - base_d).days / 100)
-        k.add(
-            "eval.result",
-            "evaluator/aisi",
-            hours,
-            model=f"new-{i}",
-            suite="metr-horizon",
-            release_date=d.isoformat(),
-            metrics={"p50": v, "p50_low": v / 1.05, "p50_high": v * 1.05},
-        )
-        hours += 1
+    k = kit(PROGRESS_RULES)
+    accelerating(k)
     state = k.replay()
     assert state.phase == "paused"
     assert state.pauses[0].threshold == "acceleration"
