@@ -193,6 +193,13 @@ def generate_signer_for(name: str) -> Ed25519Signer:
     return generate_signer(name)
 
 
+LATEST_BOUND_RULES = """
+[thresholds.day-long-tasks]
+indicator = "eval:metr-horizon:p50"
+estimator = "latest_bound"
+pause_above = 480
+"""
+
 PROGRESS_RULES = """
 [thresholds.acceleration]
 indicator = "eval:metr-horizon:p50"

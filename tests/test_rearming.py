@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pausepact.pact.replay import State
-from tests.pactkit import DEFAULT_RULES, PROGRESS_RULES, Kit, accelerating
+from tests.pactkit import DEFAULT_RULES, LATEST_BOUND_RULES, PROGRESS_RULES, Kit, accelerating
 
 TAIL = DEFAULT_RULES[DEFAULT_RULES.index("[pause]") :]
 DAY = 24
@@ -207,13 +207,7 @@ min_models = 4
 
 
 def test_latest_bound_rearms_only_on_new_evidence_that_crosses() -> None:
-    rules = """
-[thresholds.day-long-tasks]
-indicator = "eval:metr-horizon:p50"
-estimator = "latest_bound"
-pause_above = 480
-"""
-    k = kit(rules)
+    k = kit(LATEST_BOUND_RULES)
     first = model(k, 10, "a", date(2025, 1, 1), 900, 1.5)  # low bound 600
     resumed, h = lifted_then(k, first)
     unrelated(k, h)

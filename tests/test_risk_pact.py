@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pausepact.cli import cli
 from pausepact.pact.errors import PactError
 from pausepact.pact.policy import parse_pact
-from tests.pactkit import DEFAULT_RULES, PROGRESS_RULES, Kit, accelerating
+from tests.pactkit import DEFAULT_RULES, LATEST_BOUND_RULES, PROGRESS_RULES, Kit, accelerating
 
 METR = Path(__file__).parent / "data" / "metr" / "benchmark_results_1_0.yaml"
 TAIL = DEFAULT_RULES[DEFAULT_RULES.index("[pause]") :]
@@ -120,13 +120,7 @@ def test_progress_ratio_fires_when_progress_speeds_up() -> None:
 
 
 def test_latest_bound_uses_the_reported_lower_bound() -> None:
-    rules = """
-[thresholds.day-long-tasks]
-indicator = "eval:metr-horizon:p50"
-estimator = "latest_bound"
-pause_above = 480
-"""
-    k = kit(rules)
+    k = kit(LATEST_BOUND_RULES)
     k.add(
         "eval.result",
         "evaluator/aisi",
