@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pausepact.server.node import AdmissionError, Node, RateLimitedError
+from pausepact.pact.admission import AdmissionError
+from pausepact.server.node import Node, RateLimitedError
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
 from pausepact.tlog.keys import Ed25519Signer
@@ -61,13 +62,13 @@ def test_oversized_envelopes_and_batches_are_refused(node) -> None:  # type: ign
     n, _ws = node
     with pytest.raises(AdmissionError) as exc:
         n.submit([b"x" * 70_000])
-    assert exc.value.status == 413
+    assert exc.value.kind == "too_large"
     with pytest.raises(AdmissionError) as exc:
         n.submit([b"{}"] * 1001)
-    assert exc.value.status == 413
+    assert exc.value.kind == "too_many"
     with pytest.raises(AdmissionError) as exc:
         n.submit([])
-    assert exc.value.status == 400
+    assert exc.value.kind == "empty"
 
 
 def test_members_are_rate_limited(tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ def test_members_are_rate_limited(tmp_path: Path) -> None:
         n.submit(envs[:5])
         with pytest.raises(RateLimitedError) as exc:
             n.submit(envs[5:8])
-        assert exc.value.status == 429 and exc.value.retry_after > 0
+        assert exc.value.kind == "rate_limited" and exc.value.retry_after > 0
         n.submit([envelope(ws, "pact.adopt", "lab/aurora", version=1)])  # others unaffected
     finally:
         n.close()

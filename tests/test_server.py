@@ -10,8 +10,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from pausepact.audit.local import LogVerificationError
-from pausepact.audit.remote import audit_server
+from pausepact.audit import LogVerificationError, audit_server
 from pausepact.cli import cli
 from pausepact.client import Client, ClientError, VerificationError
 from pausepact.tlog import merkle

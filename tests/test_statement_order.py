@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pausepact.pact.replay import replay
-from pausepact.server.node import AdmissionError, Node
+from pausepact.pact.admission import AdmissionError
+from pausepact.server.node import Node
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
 from tests.netkit import adoptions, node_in

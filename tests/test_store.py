@@ -38,8 +38,8 @@ def log(tmp_path: Path) -> LocalLog:
         yield lg
 
 
-def test_the_public_api_is_importable_from_tlog() -> None:
-    from pausepact.tlog import LocalLog as Exported
+def test_the_public_api_is_importable_from_store() -> None:
+    from pausepact.store import LocalLog as Exported
 
     assert Exported is LocalLog
 

@@ -1,5 +1,17 @@
-"""The external auditor: trusts nothing but the pact (and a remembered checkpoint)."""
+"""The external auditor: trusts nothing but the pact (and a remembered checkpoint).
 
-from .local import AuditReport, LogVerificationError, audit_log
+One :func:`audit` over any :class:`~pausepact.follow.LogSource`; :func:`audit_log`
+reads a log directory, :func:`audit_server` a server's static API.
+"""
 
-__all__ = ["AuditReport", "LogVerificationError", "audit_log"]
+from .auditor import AuditReport, LogVerificationError, audit, audit_log, audit_server
+from .trusted import TrustedFileError
+
+__all__ = [
+    "AuditReport",
+    "LogVerificationError",
+    "TrustedFileError",
+    "audit",
+    "audit_log",
+    "audit_server",
+]

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..audit import LogVerificationError, audit_log
+from ..audit import TrustedFileError, audit_log, audit_server
+from ..errors import UnavailableError, VerificationError
+from ..pact.admission import MAX_ENVELOPE_BYTES, Admission, AdmissionError
 from ..pact.errors import PactError
 from ..pact.policy import Pact, load_pact
 from ..pact.replay import State, replay
 from ..pact.workspace import Workspace, init_workspace
-from ..statements import StatementError, open_statement
 from ..store.local import LocalLog
-from ..tlog.keys import parse_verifier_key
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
 
 EXIT_LOG_UNVERIFIABLE = 3
@@ -151,21 +151,16 @@ def submit(
         _submit_remote(directory, envelopes, url_pact(directory, pact_file), wait, as_json)
         return
     ws, pact = open_workspace(directory)
-    now = datetime.now(UTC)
-    state = _current_state(ws, pact, now)
-    keys = [parse_verifier_key(k) for k in state.keys.values()]
-    skew = timedelta(seconds=pact.pact.max_skew_seconds)
-    entries = []
-    for path in envelopes:
-        try:
-            st = open_statement(read_input(path, "envelope", 0xFFFF), keys, now=now, max_skew=skew)
-        except StatementError as exc:
-            fail_input(f"{path}: {exc}")
-        if st.predicate.pact != pact.id:
-            fail_input(f"{path}: statement is for pact {st.predicate.pact}, not {pact.id}")
-        entries.append(st.entry())
+    raws = [read_input(path, "envelope", MAX_ENVELOPE_BYTES) for path in envelopes]
+    admission = Admission(pact)  # the same checks as a log server's
     with LocalLog.open(ws.log_dir) as log:
-        indices = log.append_many(entries)
+        admission.follow(log)
+        try:
+            admitted = admission.admit(raws, datetime.now(UTC))
+        except AdmissionError as exc:
+            where = f"{envelopes[exc.item]}: " if exc.item is not None else ""
+            fail_input(f"{where}{exc}")
+        indices = log.append_many([a.entry for a in admitted])
         log.checkpoint()
     if as_json:
         emit_json({"indices": indices})
@@ -305,18 +300,16 @@ def audit(
     3: the log itself fails verification (tampered, forked, rolled back, split view)."""
     try:
         if is_url(directory):
-            from ..audit.remote import audit_server
-            from ..client import ClientError
-
             pact = url_pact(directory, pact_file)
-            try:
-                report = audit_server(directory, pact, _as_of(as_of), trusted, witnesses)
-            except ClientError as exc:
-                fail_input(str(exc))
+            report = audit_server(directory, pact, _as_of(as_of), trusted, witnesses)
         else:
             ws, pact = open_workspace(directory)
-            report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted)
-    except LogVerificationError as exc:
+            report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted, witnesses=witnesses)
+    except TrustedFileError as exc:
+        fail_input(str(exc))
+    except UnavailableError as exc:
+        fail_input(str(exc))
+    except VerificationError as exc:
         if as_json:
             emit_json({"verified": False, "error": str(exc), "evidence": exc.evidence})
         else:

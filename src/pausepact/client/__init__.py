@@ -1,5 +1,6 @@
-"""HTTP client of a pausepact log server, and the verifying follower built on it."""
+"""HTTP client of a pausepact log server, built on the verifying follower."""
 
-from .client import Client, ClientError, SubmitResult, VerificationError
+from ..errors import UnavailableError, VerificationError
+from .client import Client, ClientError, SubmitResult
 
-__all__ = ["Client", "ClientError", "SubmitResult", "VerificationError"]
+__all__ = ["Client", "ClientError", "SubmitResult", "UnavailableError", "VerificationError"]

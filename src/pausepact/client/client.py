@@ -1,15 +1,17 @@
 """``Client(url, pact)``: submit to a log server and verify everything it says.
 
-Nothing the server returns is believed until it verifies against the pact: checkpoints
-need the log's signature, the pact's witness quorum, and consistency with every
-checkpoint this client saw before; entries are checked by recomputing the tree and
-comparing its root with a verified checkpoint; tlog-proofs returned on submission are
-verified against a verified checkpoint. A server that forges, forks or rolls back its
-log raises :class:`VerificationError`; an unreachable one :class:`ClientError`.
+Reads go through the one verifying :class:`~pausepact.follow.Follower` over the
+server's static API (:class:`~pausepact.follow.HttpSource`): checkpoints need the log's
+signature, the pact's witness quorum and consistency with every checkpoint this client
+saw before; entries are checked by recomputing the tree. tlog-proofs returned on
+submission are verified against the pact's :class:`~pausepact.tlog.LogTrust`. A server
+that forges, forks or rolls back its log raises :class:`VerificationError`; an
+unreachable or refusing one :class:`ClientError` (an :class:`UnavailableError`): the two
+are different errors, so no handler of one catches the other.
 
 :meth:`Client.follow` keeps a replayed state up to date incrementally: it fetches only
-new entries (from the static entry bundles), extends its compact range, and replays —
-the building block of the training guard.
+new entries, extends the recomputed tree, and replays — the building block of the
+training guard.
 """
 
 from __future__ import annotations
@@ -23,32 +25,19 @@ from datetime import UTC, datetime
 
 import httpx
 
+from ..errors import UnavailableError, VerificationError
+from ..follow import Follower, HttpSource
 from ..pact.policy import Pact
 from ..pact.replay import IncrementalReplay, State
 from ..statements.dsse import Envelope
 from ..statements.errors import StatementError
 from ..tlog import merkle
-from ..tlog.checkpoint import VerifiedCheckpoint, open_checkpoint
+from ..tlog.checkpoint import VerifiedCheckpoint
 from ..tlog.errors import TlogError
-from ..tlog.keys import parse_verifier_key
-from ..tlog.proof_file import TlogProof, verify_tlog_proof
-from ..tlog.tiles import TILE_WIDTH, decode_bundle, entries_path
+from ..tlog.proof_file import TlogProof
 
-MAX_CHECKPOINT_BYTES = 1 << 16
-MAX_TILE_BYTES = TILE_WIDTH * (0xFFFF + 2)
-
-
-class ClientError(Exception):
-    """The server could not be reached or refused the request."""
-
-    def __init__(self, message: str, status: int | None = None, body: object = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = body
-
-
-class VerificationError(ClientError):
-    """The server said something that does not verify: never believe it."""
+#: the server could not be reached or refused the request (an :class:`UnavailableError`)
+ClientError = UnavailableError
 
 
 @dataclass(frozen=True)
@@ -70,17 +59,22 @@ class Client:
     ) -> None:
         self.url = url.rstrip("/")
         self.pact = pact
-        self.http = http or httpx.Client(timeout=timeout)
-        self.log_key = parse_verifier_key(pact.pact.log_key)
-        self.witness_keys = [parse_verifier_key(m.key) for m in pact.by_role("witness")]
-        self.last: VerifiedCheckpoint | None = last_seen
-        self._entries: list[bytes] = []
-        self._range = merkle.CompactRange()
+        self.source = HttpSource(self.url, http=http, timeout=timeout)
+        self.follower = Follower(pact.trust, self.source, last_seen=last_seen)
         self._replay = IncrementalReplay(pact)
         self._lock = threading.Lock()
 
+    @property
+    def http(self) -> httpx.Client:
+        return self.source.http
+
+    @property
+    def last(self) -> VerifiedCheckpoint | None:
+        """The latest checkpoint verified and remembered."""
+        return self.follower.latest
+
     def close(self) -> None:
-        self.http.close()
+        self.source.close()
 
     def __enter__(self) -> Client:
         return self
@@ -89,21 +83,6 @@ class Client:
         self.close()
 
     # --- transport ---------------------------------------------------------------------
-    def _get(self, path: str, limit: int, **params: str | int) -> httpx.Response:
-        try:
-            with self.http.stream("GET", self.url + path, params=params or None) as resp:
-                data = bytearray()
-                for chunk in resp.iter_bytes():
-                    data += chunk
-                    if len(data) > limit:
-                        raise ClientError(f"{path}: response larger than {limit} bytes")
-                resp._content = bytes(data)  # httpx keeps the body here
-        except httpx.HTTPError as exc:
-            raise ClientError(f"{self.url}{path}: {exc}") from None
-        if resp.status_code != 200:
-            raise ClientError(f"{path}: {resp.status_code} {resp.text[:200]}", resp.status_code)
-        return resp
-
     def _post(self, path: str, content: bytes, **params: str | int) -> dict[str, object]:
         try:
             resp = self.http.post(
@@ -128,55 +107,26 @@ class Client:
     # --- checkpoints ---------------------------------------------------------------------
     def verify_checkpoint(self, note: str) -> VerifiedCheckpoint:
         """Log key, origin, witness quorum; then consistency with the last one seen."""
-        try:
-            v = open_checkpoint(
-                note,
-                self.pact.pact.log,
-                [self.log_key],
-                self.witness_keys,
-                self.pact.pact.witness_quorum,
-            )
-        except TlogError as exc:
-            raise VerificationError(f"checkpoint does not verify: {exc}") from None
-        last = self.last
-        if last is not None:
-            old, new = last.checkpoint, v.checkpoint
-            if new.size < old.size:
-                raise VerificationError(
-                    f"rollback: the server's checkpoint has size {new.size}, "
-                    f"but size {old.size} was seen before"
-                )
-            if new.size == old.size and new.root != old.root:
-                raise VerificationError(f"fork: two different roots at size {new.size}")
-            if old.size < new.size and old.size > 0:
-                proof = self.consistency_proof(old.size, new.size)
-                try:
-                    merkle.verify_consistency(old.size, new.size, proof, old.root, new.root)
-                except TlogError as exc:
-                    raise VerificationError(
-                        f"fork: checkpoint {new.size} is not consistent with {old.size}: {exc}"
-                    ) from None
-        return v
+        return self.follower.verify_checkpoint(note)
 
     def checkpoint_note(self) -> str:
         """The server's latest published checkpoint, as served (not yet verified)."""
-        return self._get("/checkpoint", MAX_CHECKPOINT_BYTES).text
+        note = self.source.latest_checkpoint()
+        assert note is not None  # an HTTP source raises instead
+        return note
 
     def checkpoint(self) -> VerifiedCheckpoint:
         """Fetch, verify and remember the server's latest published checkpoint."""
-        note = self.checkpoint_note()
         with self._lock:
-            v = self.verify_checkpoint(note)
-            self.last = v
-        return v
+            return self.follower.checkpoint()
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        body = json.loads(self._get("/v1/proof/consistency", 1 << 16, old=old, new=new).content)
-        return [base64.b64decode(h) for h in body["hashes"]]
+        proof = self.source.consistency_proof(old, new)
+        assert proof is not None  # an HTTP source serves them
+        return proof
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        body = json.loads(self._get("/v1/proof/inclusion", 1 << 16, index=index, size=size).content)
-        return [base64.b64decode(h) for h in body["hashes"]]
+        return self.source.inclusion_proof(index, size)
 
     def verify_inclusion(self, entry: bytes, index: int, checkpoint: VerifiedCheckpoint) -> None:
         cp = checkpoint.checkpoint
@@ -200,14 +150,7 @@ class Client:
                 raise ClientError("cannot check a proof without the entry")
             self.verify_checkpoint(proof.checkpoint)  # the proof's checkpoint must verify
             try:
-                verify_tlog_proof(
-                    proof,
-                    entry,
-                    self.pact.pact.log,
-                    [self.log_key],
-                    self.witness_keys,
-                    self.pact.pact.witness_quorum,
-                )
+                self.pact.trust.verify_proof(proof, entry)
             except TlogError as exc:
                 raise VerificationError(f"the returned proof does not verify: {exc}") from None
             if proof.index != index:
@@ -253,54 +196,25 @@ class Client:
     def fetch_entries(self, start: int, end: int) -> list[bytes]:
         """Entries ``start..end-1`` from the static entry bundles (unverified: callers
         check them against a checkpoint, as :meth:`follow` does)."""
-        out: list[bytes] = []
-        n = start // TILE_WIDTH
-        while n * TILE_WIDTH < end:
-            width = min(TILE_WIDTH, end - n * TILE_WIDTH)
-            data = self._get("/" + entries_path(n, width), MAX_TILE_BYTES).content
-            try:
-                bundle = decode_bundle(data, width)
-            except TlogError as exc:
-                raise VerificationError(f"entry bundle {n}: {exc}") from None
-            if len(bundle) != width:
-                raise VerificationError(f"entry bundle {n} has {len(bundle)} entries, not {width}")
-            lo = max(start, n * TILE_WIDTH) - n * TILE_WIDTH
-            out.extend(bundle[lo:])
-            n += 1
-        return out
+        return self.source.entries(start, end)
 
     def sync(self) -> VerifiedCheckpoint:
         """Fetch the latest checkpoint and every new entry; check the recomputed root."""
-        v = self.checkpoint()
-        size = v.checkpoint.size
         with self._lock:
-            have = len(self._entries)
-            if size < have:
-                raise VerificationError(f"rollback: size {size} < {have} entries already verified")
-            if size > have:
-                new = self.fetch_entries(have, size)
-                rng = merkle.CompactRange(self._range.size, self._range.hashes)
-                for e in new:
-                    rng.append(merkle.leaf_hash(e), lambda *_: None)
-                if rng.root() != v.checkpoint.root:
-                    raise VerificationError(
-                        f"the entries served do not match the checkpoint at size {size}"
-                    )
-                self._entries.extend(new)
-                self._range = rng
-        return v
+            return self.follower.sync()
 
     @property
     def entries(self) -> list[bytes]:
         """Entries verified so far (covered by a verified checkpoint)."""
-        return list(self._entries)
+        with self._lock:
+            return list(self.follower.entries)
 
     def follow(self, as_of: datetime | None = None) -> State:
         """Sync, then replay the verified entries — incrementally, with exactly the
         result of ``replay`` over all of them: the pact's state as anyone computes it."""
-        self.sync()
         with self._lock:
-            return self._replay.update(self._entries, as_of or datetime.now(UTC))
+            self.follower.sync()
+            return self._replay.update(self.follower.entries, as_of or datetime.now(UTC))
 
 
 def _canonical(raw: bytes) -> bytes:

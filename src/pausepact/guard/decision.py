@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import PausepactError
+
 #: A paused job exits with this code (EX_TEMPFAIL: try again later, i.e. after the resume).
 EXIT_PAUSED = 75
 
@@ -27,7 +29,7 @@ class Decision:
         return 128 + self.signal if self.signal is not None else EXIT_PAUSED
 
 
-class PausedError(Exception):
+class PausedError(PausepactError):
     """Raised into the training loop when the run must stop; carries the decision."""
 
     def __init__(self, decision: Decision) -> None:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..errors import PausepactError
 from ..tlog import merkle
 
 CHUNK = 1 << 20
@@ -43,7 +44,7 @@ VERSION = 1
 MAX_TRANSCRIPT_BYTES = 1 << 30
 
 
-class TranscriptError(Exception):
+class TranscriptError(PausepactError):
     """The transcript or a saved state is malformed or unreadable."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import PausepactError
 
-class PactError(Exception):
+
+class PactError(PausepactError):
     """A pact file is invalid: says which file, line and field, and what is wrong."""
 
     def __init__(self, file: str | Path, line: int | None, field: str, message: str) -> None:

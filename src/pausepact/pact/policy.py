@@ -30,6 +30,7 @@ from pydantic import (
 from ..statements.schemas import Ident, MemberName, Tag
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import parse_verifier_key
+from ..tlog.trust import LogTrust
 from .errors import PactError
 from .locate import locate
 
@@ -248,6 +249,17 @@ class Pact(_Strict):
 
     def by_role(self, role: str) -> list[Member]:
         return [m for m in self.members if m.role == role]
+
+    @cached_property
+    def trust(self) -> LogTrust:
+        """What verifying this pact's log rests on: origin, log key, witness keys and
+        quorum (made once; every verifier takes it from here)."""
+        return LogTrust.from_keys(
+            self.pact.log,
+            self.pact.log_key,
+            [m.key for m in self.by_role("witness")],
+            self.pact.witness_quorum,
+        )
 
     def cluster_owner(self, cluster: str) -> str | None:
         return next((m.name for m in self.by_role("lab") if cluster in m.clusters), None)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import PausepactError
 
-class RiskError(Exception):
+
+class RiskError(PausepactError):
     """Base class: the risk engine cannot produce a trustworthy number."""
 
 

@@ -15,12 +15,14 @@ from typing import BinaryIO
 
 import zstandard
 
+from ..errors import PausepactError
+
 ZIP_ZSTANDARD = 93
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
 
 
-class ZipMemberError(Exception):
+class ZipMemberError(PausepactError):
     pass
 
 

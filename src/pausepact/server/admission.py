@@ -1,9 +1,10 @@
-"""Admission checks of envelopes, in this process or spread over worker processes.
+"""The server's admission checks spread over worker processes.
 
-A check is pure: the envelope bytes, the members' current keys, the pact ID, the
-server's clock and the allowed skew go in; the canonical entry, its statement type, the
-verified key ID and the signer come out, or the reason it is refused. Large batches are
-split over a process pool so that signature and schema checks use every core.
+The checks are :func:`pausepact.pact.admission.check_envelopes` (pure: envelope bytes,
+current keys, pact ID, clock and skew in; admitted entries or the first refusal out);
+:class:`AdmissionPool` only splits large batches over a process pool so that signature
+and schema checks use every core. It is the ``check`` of the server's
+:class:`~pausepact.pact.admission.Admission`.
 """
 
 from __future__ import annotations
@@ -16,33 +17,9 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
 
-from ..statements import StatementError, TrustedKeys, open_statement
-from ..tlog.keys import parse_verifier_key
+from ..pact.admission import Admitted, Refused, check_envelopes
 
-Admitted = tuple[bytes, str, str, str, datetime]  # entry, type, keyid, signer, time
-Refused = tuple[int, str]  # batch position, reason
 PARALLEL_FROM = 64
-
-
-def check_chunk(
-    start: int,
-    raws: Sequence[bytes],
-    vkeys: Sequence[str],
-    pact_id: str,
-    now: datetime,
-    skew: timedelta,
-) -> list[Admitted] | Refused:
-    keys = TrustedKeys(parse_verifier_key(v) for v in vkeys)
-    out: list[Admitted] = []
-    for offset, raw in enumerate(raws):
-        try:
-            st = open_statement(raw, keys, now=now, max_skew=skew)
-        except StatementError as exc:
-            return (start + offset, str(exc))
-        if st.predicate.pact != pact_id:
-            return (start + offset, f"statement is for pact {st.predicate.pact}, not {pact_id}")
-        out.append((st.entry(), st.type, st.keyid, st.predicate.signer, st.time))
-    return out
 
 
 def _watch_parent(parent: int) -> None:
@@ -62,7 +39,7 @@ def _ready() -> bool:
     return True
 
 
-class Admission:
+class AdmissionPool:
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: Executor | None = None
@@ -96,19 +73,21 @@ class Admission:
     ) -> list[Admitted] | Refused:
         """All admitted, or the first refusal (by batch position)."""
         if self.workers <= 1 or len(raws) < PARALLEL_FROM:
-            return check_chunk(0, raws, vkeys, pact_id, now, skew)
+            return check_envelopes(0, raws, vkeys, pact_id, now, skew)
         size = -(-len(raws) // self.workers)
         pool = self._executor()
         futures = [
-            pool.submit(check_chunk, i, list(raws[i : i + size]), list(vkeys), pact_id, now, skew)
+            pool.submit(
+                check_envelopes, i, list(raws[i : i + size]), list(vkeys), pact_id, now, skew
+            )
             for i in range(0, len(raws), size)
         ]
         out: list[Admitted] = []
         refusal: Refused | None = None
         for f in futures:
             part = f.result()
-            if isinstance(part, tuple):
-                refusal = part if refusal is None or part[0] < refusal[0] else refusal
+            if isinstance(part, Refused):
+                refusal = part if refusal is None or part.item < refusal.item else refusal
             elif refusal is None:
                 out.extend(part)
         return refusal if refusal is not None else out

@@ -23,12 +23,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..pact.admission import MAX_BATCH, MAX_ENVELOPE_BYTES
 from ..statements.blob_auth import (
     SIGNATURE_HEADER,
     SIGNER_HEADER,
@@ -37,30 +36,26 @@ from ..statements.blob_auth import (
 )
 from ..statements.blobs import BlobError
 from ..statements.schemas import parse_time
-from ..store.base import EntryTooLargeError, NotSequencedError, StoreError
-from ..store.local import first_entries
 from ..tlog.errors import TlogError
-from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, parse_tile_path
-from .metrics import Metrics
-from .node import (
-    MAX_BATCH,
-    MAX_ENVELOPE_BYTES,
-    AdmissionError,
-    BusyError,
-    Node,
-    RateLimitedError,
+from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, first_entries, parse_tile_path
+from .errors import (
+    ERRORS,
+    BodyTooLarge,
+    ErrorBody,
+    RequestError,
+    SlowBody,
+    WorkPoolFull,
+    busy,
+    error,
+    install_handlers,
 )
+from .metrics import Metrics
+from .node import Node
 
 MAX_BODY = 16 << 20
 MAX_ENTRIES_PER_PAGE = 1000
 MAX_WAIT_SECONDS = 60.0
 IMMUTABLE = "public, max-age=31536000, immutable"
-
-
-class ErrorBody(BaseModel):
-    error: str
-    detail: str
-    item: int | None = None
 
 
 class SubmitResult(BaseModel):
@@ -113,27 +108,6 @@ class BlobResult(BaseModel):
     sha256: str
 
 
-def _err(status: int, code: str, detail: str, item: int | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": code, "detail": detail}
-    if item is not None:
-        body["item"] = item
-    return JSONResponse(body, status_code=status)
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": ErrorBody, "description": d}
-    for s, d in {
-        400: "malformed request",
-        404: "not found",
-        408: "the request body did not arrive in time",
-        413: "too large",
-        422: "refused: invalid statement or parameters",
-        429: "rate limited",
-        503: "busy or not yet available",
-    }.items()
-}
-
-
 DEFAULT_BODY_TIMEOUT = 10.0
 MIN_UPLOAD_RATE = 1e6  # bytes/s a blob uploader must sustain
 BLOB_AUTH_ERROR = {
@@ -149,31 +123,17 @@ async def _body(request: Request, limit: int, timeout: float) -> bytes:
     meanwhile (slots are taken only once a body has arrived)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(limit)
+        raise BodyTooLarge(limit)
     data = bytearray()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 data += chunk
                 if len(data) > limit:
-                    raise _TooLarge(limit)
+                    raise BodyTooLarge(limit)
     except TimeoutError:
-        raise _SlowBody(timeout) from None
+        raise SlowBody(timeout) from None
     return bytes(data)
-
-
-class _Busy(Exception):
-    pass
-
-
-class _TooLarge(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than {limit} bytes")
-
-
-class _SlowBody(Exception):
-    def __init__(self, timeout: float) -> None:
-        super().__init__(f"the request body did not arrive within {timeout:g} s")
 
 
 def create_app(
@@ -201,11 +161,6 @@ def create_app(
 
     metrics = Metrics(_live)
 
-    def _busy() -> JSONResponse:
-        resp = _err(503, "busy", "too many concurrent requests; retry shortly")
-        resp.headers["Retry-After"] = "1"
-        return resp
-
     @app.middleware("http")
     async def bounded(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -214,7 +169,7 @@ def create_app(
         if request.method not in ("GET", "HEAD"):
             resp = await call_next(request)  # writes take their slot after their body
         elif reads.locked():
-            resp = _busy()
+            resp = busy()
         else:
             async with reads:
                 resp = await call_next(request)
@@ -252,61 +207,11 @@ def create_app(
     async def _work(fn: Callable[..., Any], *args: Any) -> Any:
         """Run a write's work in a slot of the write pool (503 busy when it is full)."""
         if writes.locked():
-            raise _Busy
+            raise WorkPoolFull
         async with writes:
             return await run_in_threadpool(fn, *args)
 
-    @app.exception_handler(_Busy)
-    async def _full(_r: Request, _exc: _Busy) -> JSONResponse:
-        return _busy()
-
-    @app.exception_handler(BusyError)
-    async def _replaying(_r: Request, exc: BusyError) -> JSONResponse:
-        resp = _err(503, "busy", f"{exc}; retry shortly")
-        resp.headers["Retry-After"] = "1"
-        return resp
-
-    @app.exception_handler(_SlowBody)
-    async def _slow(_r: Request, exc: _SlowBody) -> JSONResponse:
-        return _err(408, "timeout", str(exc))
-
-    @app.exception_handler(AdmissionError)
-    async def _admission(_r: Request, exc: AdmissionError) -> JSONResponse:
-        code = {422: "refused", 503: "not_published"}.get(exc.status, "invalid")
-        resp = _err(exc.status, code, str(exc), exc.item)
-        if exc.status == 503:
-            resp.headers["Retry-After"] = "5"
-        if isinstance(exc, RateLimitedError):
-            resp = _err(429, "rate_limited", str(exc))
-            resp.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-        return resp
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = "not_found" if exc.status_code == 404 else "http_error"
-        return _err(exc.status_code, code, str(exc.detail))
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        return _err(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
-
-    @app.exception_handler(_TooLarge)
-    async def _too_large(_r: Request, exc: _TooLarge) -> JSONResponse:
-        return _err(413, "too_large", str(exc))
-
-    @app.exception_handler(StoreError)
-    async def _store(_r: Request, exc: StoreError) -> JSONResponse:
-        # A store problem is the server's, not the request's: 503 (retry), never 422
-        # ("refused: invalid"). Only an entry over the bundle format's limit is the
-        # client's fault.
-        if isinstance(exc, EntryTooLargeError):
-            return _err(413, "too_large", str(exc))
-        code = "not_sequenced" if isinstance(exc, NotSequencedError) else "unavailable"
-        resp = _err(503, code, str(exc))
-        resp.headers["Retry-After"] = "1"
-        return resp
+    install_handlers(app)
 
     # --- submit ----------------------------------------------------------------------------
     def _results(raws: list[bytes], wait: bool, timeout: float) -> list[SubmitResult]:
@@ -321,11 +226,13 @@ def create_app(
             pub = node.wait_published(last, timeout)
             if pub is None:
                 where = ", ".join(str(s.index) for s in subs[:5]) + (", …" if len(subs) > 5 else "")
-                raise AdmissionError(
+                raise RequestError(
+                    503,
+                    "not_published",
                     f"sequenced at index {where}; not yet published after {timeout:g} s: "
                     f"{node.publisher.unpublished_reason()}. The statements are logged; "
                     "their proofs come with the next published checkpoint",
-                    status=503,
+                    retry_after=5,
                 )
             proofs = [node.proof(s.index, pub).format() for s in subs]
         return [
@@ -374,12 +281,12 @@ def create_app(
         try:
             doc = json.loads(raw)
         except (ValueError, RecursionError):
-            raise AdmissionError("body is not JSON", status=400) from None
+            raise RequestError(400, "invalid", "body is not JSON") from None
         if not isinstance(doc, dict) or not isinstance(doc.get("envelopes"), list):
-            raise AdmissionError('body must be {"envelopes": [...]}', status=400)
+            raise RequestError(400, "invalid", 'body must be {"envelopes": [...]}')
         envs = doc["envelopes"]
         if len(envs) > MAX_BATCH:
-            raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
+            raise RequestError(413, "invalid", f"at most {MAX_BATCH} envelopes per batch")
         # compact and sorted: an envelope sent in its canonical form comes out byte for byte
         # (admission then takes the parser-free path for it)
         raws = []
@@ -391,8 +298,8 @@ def create_app(
                     else e.encode()
                 )
             except UnicodeEncodeError:  # a lone surrogate (JSON allows the escape)
-                raise AdmissionError(
-                    "envelope is not valid Unicode text (a lone surrogate)", i, 400
+                raise RequestError(
+                    400, "invalid", "envelope is not valid Unicode text (a lone surrogate)", i
                 ) from None
         results = [r.model_dump() for r in _results(raws, wait, timeout)]
         return json.dumps({"results": results}, separators=(",", ":")).encode()
@@ -407,7 +314,7 @@ def create_app(
     def checkpoint() -> Response:
         pub = node.published()
         if pub is None:
-            return _err(404, "no_checkpoint", "nothing has been published yet")
+            return error(404, "no_checkpoint", "nothing has been published yet")
         return PlainTextResponse(pub[1], headers={"Cache-Control": "no-cache"})
 
     @app.get(
@@ -422,12 +329,12 @@ def create_app(
         try:
             ref = parse_tile_path("tile/" + path)
         except TlogError as exc:
-            return _err(404, "not_a_tile", str(exc))
+            return error(404, "not_a_tile", str(exc))
         pub = node.published()
         size = pub[0] if pub else 0
         level = 0 if ref.level is None else ref.level
         if ref.index * TILE_WIDTH + ref.width > size >> (TILE_HEIGHT * level):
-            return _err(404, "no_tile", f"no such tile in the published tree (size {size})")
+            return error(404, "no_tile", f"no such tile in the published tree (size {size})")
         if ref.level is None:
             data = first_entries(node.log.store.read_bundle(ref.index) or b"", ref.width)
         else:
@@ -459,7 +366,7 @@ def create_app(
     @app.get("/v1/proof/inclusion", response_model=ProofResult, responses=ERRORS)
     def inclusion(index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]) -> Any:
         if index >= size or size > _published_size():
-            return _err(422, "bad_range", "need index < size <= the published size")
+            return error(422, "bad_range", "need index < size <= the published size")
         return ProofResult(
             hashes=[base64.b64encode(h).decode() for h in node.reader.inclusion_proof(index, size)]
         )
@@ -467,7 +374,7 @@ def create_app(
     @app.get("/v1/proof/consistency", response_model=ProofResult, responses=ERRORS)
     def consistency(old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]) -> Any:
         if old > new or new > _published_size():
-            return _err(422, "bad_range", "need 1 <= old <= new <= the published size")
+            return error(422, "bad_range", "need 1 <= old <= new <= the published size")
         return ProofResult(
             hashes=[base64.b64encode(h).decode() for h in node.reader.consistency_proof(old, new)]
         )
@@ -479,7 +386,7 @@ def create_app(
     ) -> Any:
         size = _published_size()
         if start > size:
-            return _err(422, "bad_range", f"start {start} is beyond the published size {size}")
+            return error(422, "bad_range", f"start {start} is beyond the published size {size}")
         end = min(size, start + count)
         return EntriesResult(
             start=start,
@@ -489,9 +396,9 @@ def create_app(
     @app.get("/v1/state", responses=ERRORS, summary="The replayed pact state of the published log")
     def state(as_of: Annotated[datetime | None, Query(description="RFC 3339 time")] = None) -> Any:
         if as_of is not None and as_of.tzinfo is None:
-            return _err(422, "bad_time", "as_of needs a timezone (e.g. Z)")
+            return error(422, "bad_time", "as_of needs a timezone (e.g. Z)")
         if as_of is not None and not 1970 <= as_of.year <= 3999:
-            return _err(422, "bad_time", "as_of must lie in the years 1970-3999")
+            return error(422, "bad_time", "as_of must lie in the years 1970-3999")
         return JSONResponse(node.state(as_of).to_dict())
 
     # --- blobs ------------------------------------------------------------------------------
@@ -503,22 +410,22 @@ def create_app(
     )
     async def put_blob(digest: str, request: Request) -> Any:
         if node.blobs is None or node.blob_quota is None:
-            return _err(404, "no_blobs", "this server keeps no blobs")
+            return error(404, "no_blobs", "this server keeps no blobs")
         if not re.fullmatch(r"[0-9a-f]{64}", digest):
-            return _err(422, "bad_digest", "the path must end in a SHA-256 hex digest")
+            return error(422, "bad_digest", "the path must end in a SHA-256 hex digest")
         length = request.headers.get("content-length", "")
         if not length.isdigit():
-            return _err(411, "length_required", "a blob upload needs a Content-Length")
+            return error(411, "length_required", "a blob upload needs a Content-Length")
         size = int(length)
         if size > node.blobs.max_size:
-            return _err(413, "too_large", f"blobs are limited to {node.blobs.max_size} bytes")
+            return error(413, "too_large", f"blobs are limited to {node.blobs.max_size} bytes")
         member = _authorised(request, digest, size)  # before a byte of the body is read
         if isinstance(member, JSONResponse):
             return member
         if node.blobs.has(digest):
             return BlobResult(sha256=digest)  # already stored: nothing to read
         if not node.blob_quota.allows(member, size):
-            return _err(
+            return error(
                 413,
                 "quota",
                 f"{member} has used {node.blob_quota.used(member)} of its "
@@ -532,10 +439,10 @@ def create_app(
             await run_in_threadpool(writer.finish, digest, size)
         except TimeoutError:
             writer.abort()
-            return _err(408, "timeout", "the blob did not arrive in time")
+            return error(408, "timeout", "the blob did not arrive in time")
         except BlobError as exc:
             writer.abort()
-            return _err(422, "mismatch", str(exc))
+            return error(422, "mismatch", str(exc))
         except BaseException:
             writer.abort()
             raise
@@ -547,7 +454,7 @@ def create_app(
         h = request.headers
         member, when, sig = h.get(SIGNER_HEADER), h.get(TIME_HEADER), h.get(SIGNATURE_HEADER)
         if not (member and when and sig):
-            return _err(
+            return error(
                 401,
                 "unauthorised",
                 f"blob uploads are signed by a member: headers {SIGNER_HEADER}, "
@@ -555,16 +462,16 @@ def create_app(
             )
         key = node.keys.key_of(member)
         if key is None:
-            return _err(401, "unauthorised", f"{member} is not a member of this pact")
+            return error(401, "unauthorised", f"{member} is not a member of this pact")
         try:
             t = parse_time(when)
             raw_sig = base64.b64decode(sig, validate=True)
         except (ValueError, binascii.Error):
-            return _err(401, "unauthorised", "malformed time or signature header")
-        if abs(datetime.now(UTC) - t) > node.skew:
-            return _err(401, "unauthorised", f"the upload's time {when} is outside the skew")
+            return error(401, "unauthorised", "malformed time or signature header")
+        if abs(datetime.now(UTC) - t) > node.admission.skew:
+            return error(401, "unauthorised", f"the upload's time {when} is outside the skew")
         if not key.verify(upload_message(node.pact.id, digest, size, when), raw_sig):
-            return _err(401, "unauthorised", f"the signature is not {member}'s current key's")
+            return error(401, "unauthorised", f"the signature is not {member}'s current key's")
         return member
 
     @app.get(
@@ -581,11 +488,11 @@ def create_app(
             or not re.fullmatch(r"[0-9a-f]{64}", digest)
             or not node.blobs.has(digest)
         ):
-            return _err(404, "no_blob", "no such blob")
+            return error(404, "no_blob", "no such blob")
         try:
             chunks = node.blobs.stream(digest)  # re-hashed first: never a damaged file
         except BlobError:  # the file was damaged on disk (or went away meanwhile)
-            resp = _err(503, "unavailable", f"the stored blob {digest} is damaged or missing")
+            resp = error(503, "unavailable", f"the stored blob {digest} is damaged or missing")
             resp.headers["Retry-After"] = "60"
             return resp
         return StreamingResponse(

@@ -1,72 +1,57 @@
 """The log server's core, without HTTP: admission, sequencing, publishing, state.
 
 ``Node`` owns the log (the one writer), the pact, the blob store and the publisher.
-Admission checks each envelope before anything is sequenced: size, a known statement
-type with a valid predicate, a valid signature by the signer's *current* key (key
-rotations are followed by replaying new entries incrementally), this pact's ID, and a
-statement time within the pact's ``max_skew_seconds`` of the server's clock. A per-member
-token bucket bounds how fast one member may submit.
+Each envelope goes through the pact's one admission
+(:class:`~pausepact.pact.admission.Admission`, its checks spread over worker processes)
+before anything is sequenced; a per-member token bucket bounds how fast one member may
+submit.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from ..pact.policy import Pact, load_pact
-from ..pact.replay import (
-    IncrementalReplay,
-    KeyRing,
-    State,
-    backwards_reason,
-    order_slack,
-    replay,
+from ..errors import PausepactError
+from ..pact.admission import (
+    Admission,
+    AdmissionError,
+    Admitted,
+    KeyTracker,
 )
+from ..pact.policy import Pact, load_pact
+from ..pact.replay import IncrementalReplay, State, replay
 from ..statements.blobs import BlobStore
-from ..store.base import LogStore
 from ..store.checked import CheckedStore
 from ..store.local import LocalLog
+from ..store.log_api import LogAPI
 from ..store.reader import TreeReader
 from ..tlog import merkle
-from ..tlog.keys import NoteVerifier, parse_signer_key, parse_verifier_key
+from ..tlog.keys import parse_signer_key
 from ..tlog.proof_file import TlogProof
-from .admission import Admission, Admitted
+from .admission import AdmissionPool
 from .blob_quota import BlobQuota
 from .publisher import Publisher, PublishResult
 
-MAX_ENVELOPE_BYTES = 0xFFFF
-MAX_BATCH = 1000
 PUBLISHED_TTL = 0.1
 DEFAULT_BLOB_MAX = 256 << 20  # bytes per blob
 DEFAULT_BLOB_QUOTA = 4 << 30  # bytes per member
 STATE_CACHE = 64
 
 
-class AdmissionError(Exception):
-    """An envelope is refused; ``item`` is its position in a batch."""
-
-    def __init__(self, message: str, item: int | None = None, status: int = 422) -> None:
-        super().__init__(message)
-        self.item = item
-        self.status = status
-
-
-class BusyError(Exception):
+class BusyError(PausepactError):
     """Expensive work of this kind is already running; retry shortly (503 busy)."""
 
 
 class RateLimitedError(AdmissionError):
     def __init__(self, member: str, retry_after: float) -> None:
-        super().__init__(f"{member} is over its submission rate; retry later", status=429)
+        super().__init__(f"{member} is over its submission rate; retry later", kind="rate_limited")
         self.retry_after = retry_after
 
 
@@ -96,80 +81,6 @@ class RateLimiter:
             b.tokens -= n
 
 
-class KeyTracker:
-    """What admission needs to know of the log: members' current keys (following
-    ``key.rotate`` statements) and each signer's latest statement time (replay rejects
-    a statement dated more than :func:`order_slack` before it, so admission does too).
-
-    Only entries that can change a key (``key.rotate``) go through the replay machine;
-    the rest get a cheap look at their payload. Admission is a filter: replay of the
-    log stays the authority on which statements count.
-    """
-
-    def __init__(self, pact: Pact) -> None:
-        self._ring = KeyRing(pact)
-        self._next = 0
-        self._last: dict[str, datetime] = {}
-        self._lock = threading.Lock()
-
-    def catch_up(
-        self, log: ServedLog, known: Mapping[int, tuple[str, str, str, datetime]] | None = None
-    ) -> None:
-        """Apply new entries; ``known`` maps index → (statement type, verified keyid,
-        signer, time) for entries this process admitted (no need to look again)."""
-        with self._lock:
-            size = log.size
-            if size <= self._next:
-                return
-            for i, raw in enumerate(log.entries(self._next, size), self._next):
-                hint = known.get(i) if known else None
-                signer: str | None
-                t: datetime | None
-                if hint is not None:
-                    kind, keyid, signer, t = hint
-                    if kind == "key.rotate":
-                        self._ring.apply(i, raw, verified_keyid=keyid)
-                else:
-                    maybe, signer, t = _peek(raw)
-                    if maybe != "other":
-                        self._ring.apply(i, raw)
-                if signer is not None and t is not None:
-                    last = self._last.get(signer)
-                    if last is None or t > last:
-                        self._last[signer] = t
-            self._next = size
-
-    def current(self) -> list[NoteVerifier]:
-        with self._lock:
-            return self._ring.keys
-
-    def key_of(self, member: str) -> NoteVerifier | None:
-        """The member's current key (``None`` for a non-member)."""
-        return next((k for k in self.current() if k.name == member), None)
-
-    def last_time(self, signer: str) -> datetime | None:
-        with self._lock:
-            return self._last.get(signer)
-
-
-def _peek(raw: bytes) -> tuple[str | None, str | None, datetime | None]:
-    """(kind, signer, time) read from an entry without verifying it. The kind is
-    ``"key.rotate"`` for anything that may be one, ``None`` when it cannot be told
-    (the replay machine then judges the entry), else ``"other"``. The signer and time
-    only serve to refuse backdated statements early."""
-    try:
-        decoded = base64.b64decode(json.loads(raw)["payload"])
-    except (ValueError, KeyError, AttributeError, TypeError, binascii.Error, RecursionError):
-        return None, None, None
-    kind = "key.rotate" if b"key.rotate" in decoded else "other"
-    try:
-        pred = json.loads(decoded)["predicate"]
-        t = datetime.fromisoformat(str(pred["time"]).replace("Z", "+00:00"))
-        return kind, str(pred["signer"]), t if t.tzinfo is not None else None
-    except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
-        return kind, None, None
-
-
 @dataclass
 class Submitted:
     index: int
@@ -177,35 +88,10 @@ class Submitted:
     entry: bytes
 
 
-class ServedLog(Protocol):
-    """What the server needs of a log: :class:`LocalLog` (SQLite) and
-    :class:`~pausepact.store.pglog.PostgresLog` both provide it."""
-
-    @property
-    def origin(self) -> str: ...
-    @property
-    def reader(self) -> TreeReader: ...
-    @property
-    def store(self) -> LogStore: ...
-
-    @property
-    def size(self) -> int: ...
-    @property
-    def vkey(self) -> str: ...
-    def append_many(self, entries: Sequence[bytes]) -> list[int]: ...
-    def sign_checkpoint(self) -> tuple[int, str]: ...
-    def publish(self, note: str) -> None: ...
-    def leaf_hash(self, index: int) -> bytes: ...
-    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]: ...
-    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]: ...
-    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]: ...
-    def close(self) -> None: ...
-
-
 class Node:
     def __init__(
         self,
-        log: ServedLog,
+        log: LogAPI,
         pact: Pact,
         *,
         blobs_dir: str | Path | None = None,
@@ -230,10 +116,8 @@ class Node:
             raise ValueError(
                 f"the log's origin {self.log.origin!r} is not the pact's {self.origin!r}"
             )
-        log_key = parse_verifier_key(pact.pact.log_key)
-        if log_key.vkey() != self.log.vkey:
+        if pact.trust.log_key.vkey() != self.log.vkey:
             raise ValueError("the log's key is not the pact's log_key")
-        witness_keys = [parse_verifier_key(m.key) for m in pact.by_role("witness")]
         if pact.pact.witness_quorum > len(witness_urls):
             raise ValueError(
                 f"the pact needs {pact.pact.witness_quorum} witness cosignatures; "
@@ -242,16 +126,12 @@ class Node:
         # what this server serves (tiles, proofs) is read through rows checked against
         # the entry bundles on first read: never a row it has not checked
         self.reader = TreeReader(CheckedStore(log.store))
-        self.publisher = Publisher(
-            self.log, self.origin, log_key, witness_keys, pact.pact.witness_quorum, witness_urls
-        )
-        self.keys = KeyTracker(pact)
-        self.keys.catch_up(self.log)
+        self.publisher = Publisher(self.log, pact.trust, witness_urls)
         self.limiter = RateLimiter(rate, burst)
-        self.admission = Admission(admission_workers)
-        self.admission.warm()
-        self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
-        self.order_slack = order_slack(pact)
+        self.pool = AdmissionPool(admission_workers)
+        self.pool.warm()
+        self.admission = Admission(pact, check=self.pool.check)
+        self.admission.follow(self.log)
         self.publish_interval = publish_interval
         self._published = threading.Condition()
         self._wake = threading.Event()
@@ -274,7 +154,7 @@ class Node:
         workspace (embedded SQLite) or, with ``db_url``, in PostgreSQL."""
         root = Path(directory)
         pact = load_pact(root / "pact.toml")
-        log: ServedLog
+        log: LogAPI
         if db_url:
             from ..store.pglog import PostgresLog
 
@@ -295,55 +175,34 @@ class Node:
         self._wake.set()
         self._thread.join(timeout=10)
         self.publisher.http.close()
-        self.admission.close()
+        self.pool.close()
         if self.blob_quota is not None:
             self.blob_quota.close()
         self.log.close()
 
     # --- admission and sequencing --------------------------------------------------------
     def admit(self, raws: Sequence[bytes]) -> list[Admitted]:
-        """Validate every envelope (nothing is sequenced unless all pass); returns the
-        canonical entries with their statement type and verified keyid."""
-        if not raws:
-            raise AdmissionError("no envelopes", status=400)
-        if len(raws) > MAX_BATCH:
-            raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", status=413)
-        for i, raw in enumerate(raws):
-            if len(raw) > MAX_ENVELOPE_BYTES:
-                raise AdmissionError(f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", i, 413)
-        self.keys.catch_up(self.log)  # entries other servers (or tools) logged meanwhile
-        vkeys = [k.vkey() for k in self.keys.current()]
-        result = self.admission.check(raws, vkeys, self.pact.id, datetime.now(UTC), self.skew)
-        if isinstance(result, tuple):
-            raise AdmissionError(result[1], result[0])
-        self._check_order(result)
+        """Validate every envelope (nothing is sequenced unless all pass), then charge
+        each signer's rate bucket."""
+        self.admission.follow(self.log)  # entries other servers (or tools) logged meanwhile
+        admitted = self.admission.admit(raws, datetime.now(UTC))
         signers: dict[str, int] = {}
-        for _, _, _, signer, _ in result:
-            signers[signer] = signers.get(signer, 0) + 1
+        for a in admitted:
+            signers[a.signer] = signers.get(a.signer, 0) + 1
         for member, n in signers.items():
             self.limiter.take(member, n)
-        return result
+        return admitted
 
-    def _check_order(self, admitted: Sequence[Admitted]) -> None:
-        """Refuse what replay would reject as backdated: a statement dated more than the
-        pact's ordering slack before the signer's latest statement in the log (or
-        earlier in this batch), with the reason."""
-        latest: dict[str, datetime] = {}
-        for i, (_, _, _, signer, t) in enumerate(admitted):
-            last = latest.get(signer) or self.keys.last_time(signer)
-            if last is not None and t < last - self.order_slack:
-                raise AdmissionError(backwards_reason(signer, t, last, self.order_slack), i)
-            if last is None or t > last:
-                latest[signer] = t
+    @property
+    def keys(self) -> KeyTracker:
+        """Members' current keys as admission knows them."""
+        return self.admission.keys
 
     def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
         admitted = self.admit(raws)
-        entries = [a[0] for a in admitted]
+        entries = [a.entry for a in admitted]
         indices = self.log.append_many(entries)
-        self.keys.catch_up(
-            self.log,
-            {i: (kind, k, s, t) for i, (_, kind, k, s, t) in zip(indices, admitted, strict=True)},
-        )
+        self.admission.logged(self.log, indices, admitted)
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 

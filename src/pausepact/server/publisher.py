@@ -18,17 +18,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import httpx
 
-from ..tlog.checkpoint import open_checkpoint
+from ..store.log_api import LogAPI
 from ..tlog.errors import TlogError
-from ..tlog.keys import NoteVerifier
+from ..tlog.trust import LogTrust
 from ..tlog.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest
-
-if TYPE_CHECKING:
-    from .node import ServedLog
 
 log = logging.getLogger("pausepact.publisher")
 MAX_COSIGNATURE_BYTES = 4096
@@ -89,19 +85,14 @@ class PublishResult:
 class Publisher:
     def __init__(
         self,
-        log: ServedLog,
-        origin: str,
-        log_key: NoteVerifier,
-        witness_keys: Sequence[NoteVerifier],
-        quorum: int,
+        log: LogAPI,
+        trust: LogTrust,
         witness_urls: Sequence[str],
         http: httpx.Client | None = None,
     ) -> None:
         self.log = log
-        self.origin = origin
-        self.log_key = log_key
-        self.witness_keys = list(witness_keys)
-        self.quorum = quorum
+        self.trust = trust
+        self.quorum = trust.quorum
         self.witnesses = [WitnessEndpoint(u.rstrip("/")) for u in witness_urls]
         self.http = http or httpx.Client(timeout=10.0)
         self._lock = threading.Lock()
@@ -149,9 +140,7 @@ class Publisher:
                     errors[w.url] = w.last_error or ""
             full = note + "".join(lines)
             try:
-                v = open_checkpoint(
-                    full, self.origin, [self.log_key], self.witness_keys, self.quorum
-                )
+                v = self.trust.open_checkpoint(full)
             except TlogError as exc:
                 if str(exc) != self._quorum_error:  # once per change, not once per round
                     self._quorum_error = str(exc)

@@ -28,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import AuditReport, audit_log
+from ..pact.admission import Admission, Admitted
 from ..pact.policy import Pact
 from ..pact.replay import State, replay
 from ..pact.workspace import Workspace, init_workspace
-from ..statements import BlobStore, load_signer, open_statement, sign_statement
+from ..statements import BlobStore, load_signer, sign_statement
 from ..store.local import LocalLog
-from ..tlog.keys import Ed25519Signer, parse_verifier_key
+from ..tlog.keys import Ed25519Signer
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LABS = {"lab/aurora": "aurora-east", "lab/borealis": "borealis-1", "lab/cirrus": "cirrus-west"}
@@ -75,25 +76,31 @@ class ScenarioResult:
 
 @dataclass
 class _Ledger:
-    """Signs statements, checks them exactly as ``submit`` does (with the simulated
-    clock as "now"), and appends them a simulated day at a time."""
+    """Signs statements, admits each through the pact's one admission (the checks a
+    log server makes, with the simulated clock as "now"), and appends them a simulated
+    day at a time."""
 
     pact: Pact
     log: LocalLog
     keys: dict[str, Ed25519Signer]
-    queue: list[bytes] = field(default_factory=list)
+    admission: Admission = field(init=False)
+    queue: list[Admitted] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.pact)
+        self.admission.follow(self.log)
 
     def post(self, type_name: str, member: str, when: datetime, **fields: Any) -> int:
         body = {"pact": self.pact.id, "signer": member, "time": _iso(when), **fields}
         env = sign_statement(type_name, body, self.keys[member])
-        verifiers = [parse_verifier_key(m.key) for m in self.pact.members]
-        open_statement(env.canonical_bytes(), verifiers, now=when)
-        self.queue.append(env.canonical_bytes())
+        (admitted,) = self.admission.admit([env.canonical_bytes()], now=when)
+        self.queue.append(admitted)
         return self.log.size + len(self.queue) - 1
 
     def flush(self) -> None:
         if self.queue:
-            self.log.append_many(self.queue)
+            indices = self.log.append_many([a.entry for a in self.queue])
+            self.admission.logged(self.log, indices, self.queue)
             self.queue = []
         self.log.checkpoint()
 

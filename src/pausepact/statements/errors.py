@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import PausepactError
 
-class StatementError(Exception):
+
+class StatementError(PausepactError):
     """Base class of every error raised by :mod:`pausepact.statements`."""
 
 

@@ -25,8 +25,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..errors import PausepactError, UnavailableError
 
-class StoreError(Exception):
+
+class StoreError(PausepactError):
     """Base class of storage errors."""
 
 
@@ -38,7 +40,7 @@ class SequencingConflictError(StoreError):
     """The store's size moved under the sequencer: another writer is active."""
 
 
-class DatabaseUnavailableError(StoreError):
+class DatabaseUnavailableError(StoreError, UnavailableError):
     """The database could not be reached or dropped the connection; nothing was
     refused, and the operation may be retried (a server answers 503)."""
 

@@ -33,7 +33,7 @@ from ..tlog.keys import (
 )
 from ..tlog.note import parse_note
 from ..tlog.proof_file import TlogProof
-from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, tiles_for_size
+from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, first_entries, tiles_for_size
 from .base import LogExistsError, LogLockedError, LogNotFoundError
 from .leaf_index import SQLiteLeafIndex
 from .log_api import LogAPI
@@ -263,11 +263,3 @@ def rebuild_index(reader: TreeReader, index: SQLiteLeafIndex, size: int) -> None
         data = reader.row(0, row, count)
         prefixes = b"".join(data[i * 32 : i * 32 + 8] for i in range(count))
         index.index_leaves(row * 256, list(struct.unpack(f">{count}q", prefixes)))
-
-
-def first_entries(bundle: bytes, count: int) -> bytes:
-    """The prefix of an entry bundle holding its first ``count`` entries."""
-    pos = 0
-    for _ in range(count):
-        pos += 2 + int.from_bytes(bundle[pos : pos + 2], "big")
-    return bundle[:pos]

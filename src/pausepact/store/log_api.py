@@ -8,7 +8,7 @@ everything here is the same for both, so it is written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import NoteVerifier
@@ -19,11 +19,21 @@ from .sequencer import Sequencer
 
 
 class LogAPI:
+    """The one interface a server, a publisher and the tools use, whatever the driver."""
+
+    origin: str
     store: LogStore
     reader: TreeReader
     verifier: NoteVerifier
 
     def _writer(self) -> Sequencer:
+        raise NotImplementedError
+
+    def append_many(self, entries: Sequence[bytes]) -> list[int]:
+        """Durably sequence entries (duplicates get their first index)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
         raise NotImplementedError
 
     # --- checkpoints -------------------------------------------------------------

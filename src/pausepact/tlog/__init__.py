@@ -1,10 +1,8 @@
 """Spec-exact transparency-log primitives (RFC 9162 and the C2SP tlog specs).
 
-No policy and no storage here; :class:`LocalLog` (from :mod:`pausepact.store`)
-is re-exported for convenience.
+No policy and no storage here: a log on disk or in a database is
+:class:`pausepact.store.LocalLog` (one layer up).
 """
-
-from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpoint, VerifiedCheckpoint, open_checkpoint
 from .errors import (
@@ -40,19 +38,7 @@ from .merkle import (
 )
 from .note import Note, NoteSignature, VerifiedNote, open_note, parse_note, sign_note
 from .proof_file import TlogProof, verify_tlog_proof
-
-if TYPE_CHECKING:
-    from ..store.local import LocalLog
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the store depends on this package, so import it only on demand.
-    if name == "LocalLog":
-        from ..store.local import LocalLog
-
-        return LocalLog
-    raise AttributeError(name)
-
+from .trust import LogTrust
 
 __all__ = [
     "EMPTY_ROOT",
@@ -64,7 +50,7 @@ __all__ = [
     "Ed25519Verifier",
     "InvalidKeyError",
     "InvalidProofError",
-    "LocalLog",
+    "LogTrust",
     "MalformedCheckpointError",
     "MalformedNoteError",
     "MalformedProofFileError",

@@ -6,12 +6,14 @@ Every failure has its own type so callers can tell "this proof is wrong" from
 
 from __future__ import annotations
 
+from ..errors import PausepactError, VerificationError
 
-class TlogError(Exception):
+
+class TlogError(PausepactError):
     """Base class of every error raised by :mod:`pausepact.tlog`."""
 
 
-class InvalidProofError(TlogError):
+class InvalidProofError(TlogError, VerificationError):
     """A Merkle inclusion or consistency proof does not verify."""
 
 
@@ -23,7 +25,7 @@ class InvalidKeyError(TlogError):
     """A verifier or signer key string is malformed or inconsistent."""
 
 
-class UnverifiedNoteError(TlogError):
+class UnverifiedNoteError(TlogError, VerificationError):
     """A note carries no verifying signature from a trusted key, or a trusted key's
     signature fails."""
 

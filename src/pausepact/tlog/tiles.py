@@ -129,6 +129,14 @@ def decode_bundle(data: bytes, max_entries: int = TILE_WIDTH) -> list[bytes]:
     return entries
 
 
+def first_entries(bundle: bytes, count: int) -> bytes:
+    """The prefix (bytes) of an entry bundle holding its first ``count`` entries."""
+    pos = 0
+    for _ in range(count):
+        pos += 2 + int.from_bytes(bundle[pos : pos + 2], "big")
+    return bundle[:pos]
+
+
 def split_tile(data: bytes) -> list[bytes]:
     """The hashes of a tile; its length must be a multiple of 32 and at most 256 hashes."""
     if len(data) % HASH_SIZE or len(data) > TILE_WIDTH * HASH_SIZE or not data:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..errors import PausepactError
 from .checkpoint import Checkpoint, parse_decimal
 from .errors import (
     InvalidProofError,
@@ -41,7 +42,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 
 
-class WitnessError(Exception):
+class WitnessError(PausepactError):
     """A refused add-checkpoint request, with its HTTP status."""
 
     def __init__(

@@ -1,0 +1,230 @@
+"""The one admission of statements into a pact's log — used by the log server, by
+``pausepact submit DIR`` and by the simulator, so every statement anywhere goes
+through exactly the same checks before it is sequenced:
+
+* bounds: at least one envelope, at most :data:`MAX_BATCH`, each at most
+  :data:`MAX_ENVELOPE_BYTES`;
+* a known statement type with a valid predicate, signed by the signer's *current*
+  key (key rotations followed by :class:`KeyTracker`), for this pact's ID, with a
+  time within the pact's ``max_skew_seconds`` of the admitting clock;
+* no signer's statement dated more than the ordering slack before its latest one
+  (replay would reject it as backdated).
+
+Admission is a filter: replay of the log stays the authority on which statements
+count. The signature and schema checks (:func:`check_envelopes`) are pure, so a
+server can spread them over processes and pass its pool as ``check``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from ..errors import PausepactError
+from ..statements import StatementError, TrustedKeys, open_statement
+from ..tlog.keys import NoteVerifier, parse_verifier_key
+from .policy import Pact
+from .replay import KeyRing, backwards_reason, order_slack
+
+MAX_ENVELOPE_BYTES = 0xFFFF
+MAX_BATCH = 1000
+
+RefusalKind = Literal["invalid", "empty", "too_many", "too_large", "rate_limited"]
+
+
+class AdmissionError(PausepactError):
+    """An envelope (or a batch) is refused; ``item`` is its position in the batch and
+    ``kind`` says why in a word (a server maps it to an HTTP status)."""
+
+    def __init__(self, message: str, item: int | None = None, kind: RefusalKind = "invalid"):
+        super().__init__(message)
+        self.item = item
+        self.kind: RefusalKind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An envelope that passed: its canonical log entry and what admission learned."""
+
+    entry: bytes
+    type: str
+    keyid: str
+    signer: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    item: int
+    reason: str
+
+
+def check_envelopes(
+    start: int,
+    raws: Sequence[bytes],
+    vkeys: Sequence[str],
+    pact_id: str,
+    now: datetime,
+    skew: timedelta,
+) -> list[Admitted] | Refused:
+    """Signature, schema, pact ID and time of each envelope: all admitted, or the
+    first refusal (positions counted from ``start``). Pure, and picklable."""
+    keys = TrustedKeys(parse_verifier_key(v) for v in vkeys)
+    out: list[Admitted] = []
+    for offset, raw in enumerate(raws):
+        try:
+            st = open_statement(raw, keys, now=now, max_skew=skew)
+        except StatementError as exc:
+            return Refused(start + offset, str(exc))
+        if st.predicate.pact != pact_id:
+            return Refused(
+                start + offset, f"statement is for pact {st.predicate.pact}, not {pact_id}"
+            )
+        out.append(Admitted(st.entry(), st.type, st.keyid, st.predicate.signer, st.time))
+    return out
+
+
+#: ``check(raws, vkeys, pact_id, now, skew)``: :func:`check_envelopes`, maybe in parallel
+Checker = Callable[
+    [Sequence[bytes], Sequence[str], str, datetime, timedelta], "list[Admitted] | Refused"
+]
+
+
+def _check_here(
+    raws: Sequence[bytes], vkeys: Sequence[str], pact_id: str, now: datetime, skew: timedelta
+) -> list[Admitted] | Refused:
+    return check_envelopes(0, raws, vkeys, pact_id, now, skew)
+
+
+class EntryLog(Protocol):
+    """What admission reads of a log: its size and its entries."""
+
+    @property
+    def size(self) -> int: ...
+    def entries(self, start: int = 0, end: int | None = None) -> list[bytes]: ...
+
+
+class KeyTracker:
+    """What admission needs to know of the log: members' current keys (following
+    ``key.rotate`` statements) and each signer's latest statement time.
+
+    Only entries that can change a key go through the replay machine; the rest get a
+    cheap look at their payload.
+    """
+
+    def __init__(self, pact: Pact) -> None:
+        self._ring = KeyRing(pact)
+        self._next = 0
+        self._last: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def catch_up(self, log: EntryLog, known: Mapping[int, Admitted] | None = None) -> None:
+        """Apply new entries; ``known`` maps index → what admission learned of entries
+        this process admitted (no need to look at them again)."""
+        with self._lock:
+            size = log.size
+            if size <= self._next:
+                return
+            for i, raw in enumerate(log.entries(self._next, size), self._next):
+                hint = known.get(i) if known else None
+                signer: str | None
+                t: datetime | None
+                if hint is not None:
+                    signer, t = hint.signer, hint.time
+                    if hint.type == "key.rotate":
+                        self._ring.apply(i, raw, verified_keyid=hint.keyid)
+                else:
+                    maybe, signer, t = _peek(raw)
+                    if maybe != "other":
+                        self._ring.apply(i, raw)
+                if signer is not None and t is not None:
+                    last = self._last.get(signer)
+                    if last is None or t > last:
+                        self._last[signer] = t
+            self._next = size
+
+    def current(self) -> list[NoteVerifier]:
+        with self._lock:
+            return self._ring.keys
+
+    def key_of(self, member: str) -> NoteVerifier | None:
+        """The member's current key (``None`` for a non-member)."""
+        return next((k for k in self.current() if k.name == member), None)
+
+    def last_time(self, signer: str) -> datetime | None:
+        with self._lock:
+            return self._last.get(signer)
+
+
+def _peek(raw: bytes) -> tuple[str | None, str | None, datetime | None]:
+    """(kind, signer, time) read from an entry without verifying it. The kind is
+    ``"key.rotate"`` for anything that may be one, ``None`` when it cannot be told
+    (the replay machine then judges the entry), else ``"other"``. The signer and time
+    only serve to refuse backdated statements early."""
+    try:
+        decoded = base64.b64decode(json.loads(raw)["payload"])
+    except (ValueError, KeyError, AttributeError, TypeError, binascii.Error, RecursionError):
+        return None, None, None
+    kind = "key.rotate" if b"key.rotate" in decoded else "other"
+    try:
+        pred = json.loads(decoded)["predicate"]
+        t = datetime.fromisoformat(str(pred["time"]).replace("Z", "+00:00"))
+        return kind, str(pred["signer"]), t if t.tzinfo is not None else None
+    except (ValueError, KeyError, AttributeError, TypeError, RecursionError):
+        return kind, None, None
+
+
+class Admission:
+    """Admits statements into one pact's log (see the module docstring)."""
+
+    def __init__(self, pact: Pact, check: Checker | None = None) -> None:
+        self.pact = pact
+        self.keys = KeyTracker(pact)
+        self._check: Checker = check or _check_here
+        self.skew = timedelta(seconds=pact.pact.max_skew_seconds)
+        self.order_slack = order_slack(pact)
+
+    def follow(self, log: EntryLog, known: Mapping[int, Admitted] | None = None) -> None:
+        """Learn what was logged since (by anyone): new keys, latest times."""
+        self.keys.catch_up(log, known)
+
+    def logged(self, log: EntryLog, indices: Sequence[int], admitted: Sequence[Admitted]) -> None:
+        """Record entries this admission admitted once they have their indices."""
+        self.follow(log, dict(zip(indices, admitted, strict=True)))
+
+    def admit(self, raws: Sequence[bytes], now: datetime) -> list[Admitted]:
+        """Every envelope admitted (nothing may be sequenced unless all are), or
+        :class:`AdmissionError` for the first that is not."""
+        if not raws:
+            raise AdmissionError("no envelopes", kind="empty")
+        if len(raws) > MAX_BATCH:
+            raise AdmissionError(f"at most {MAX_BATCH} envelopes per batch", kind="too_many")
+        for i, raw in enumerate(raws):
+            if len(raw) > MAX_ENVELOPE_BYTES:
+                raise AdmissionError(
+                    f"envelope is larger than {MAX_ENVELOPE_BYTES} bytes", i, "too_large"
+                )
+        vkeys = [k.vkey() for k in self.keys.current()]
+        result = self._check(raws, vkeys, self.pact.id, now, self.skew)
+        if isinstance(result, Refused):
+            raise AdmissionError(result.reason, result.item)
+        self._check_order(result)
+        return result
+
+    def _check_order(self, admitted: Sequence[Admitted]) -> None:
+        """Refuse what replay would reject as backdated: a statement dated more than the
+        pact's ordering slack before the signer's latest statement in the log (or
+        earlier in this batch), with the reason."""
+        latest: dict[str, datetime] = {}
+        for i, a in enumerate(admitted):
+            last = latest.get(a.signer) or self.keys.last_time(a.signer)
+            if last is not None and a.time < last - self.order_slack:
+                raise AdmissionError(backwards_reason(a.signer, a.time, last, self.order_slack), i)
+            if last is None or a.time > last:
+                latest[a.signer] = a.time
