@@ -35,11 +35,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pausepact.audit import audit_log
 from pausepact.pact.replay import replay
-from pausepact.pact.workspace import init_workspace
 from pausepact.statements import Envelope, keyid_of, pae, sign_statement
 from pausepact.statements.keyfiles import load_signer
 from pausepact.store.local import LocalLog
 from pausepact.tlog.keys import parse_verifier_key
+from pausepact.workspace import init_workspace
 
 
 def raw_verify_rate(n: int = 3000) -> float:

@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from pausepact.pact.workspace import DEFAULT_MEMBERS, Workspace, init_workspace
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
+from pausepact.workspace import DEFAULT_MEMBERS, Workspace, init_workspace
 
 WITNESSES = ("witness/alpha", "witness/beta")
 

@@ -16,8 +16,8 @@ from pausepact.client import Client, VerificationError
 from pausepact.guard import EXIT_PAUSED, PausedError, PauseGuard
 from pausepact.guard.meter import ComputeMeter
 from pausepact.guard.torch_loop import guarded
-from pausepact.pact.workspace import Workspace
 from pausepact.statements.keyfiles import load_signer
+from pausepact.workspace import Workspace
 from tests.guardkit import batch, make, train_step
 from tests.netkit import adoptions, envelope, server_handle, server_proc, workspace
 

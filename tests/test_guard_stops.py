@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pausepact.client import Client
-from pausepact.pact.workspace import Workspace
+from pausepact.workspace import Workspace
 from tests.netkit import envelope
 
 EXAMPLES = {

@@ -123,7 +123,7 @@ def test_a_witness_refuses_to_cosign_a_forked_history(tmp_path: Path) -> None:
     never published."""
     import shutil
 
-    from pausepact.pact.workspace import Workspace
+    from pausepact.workspace import Workspace
 
     ws = workspace(tmp_path / "ws", quorum=1)
     envs = adoptions(ws)
@@ -145,7 +145,7 @@ def test_a_witness_refuses_to_cosign_a_forked_history(tmp_path: Path) -> None:
 def test_split_view_detected_by_remote_audit(tmp_path: Path) -> None:
     import shutil
 
-    from pausepact.pact.workspace import Workspace
+    from pausepact.workspace import Workspace
 
     ws = workspace(tmp_path / "ws", quorum=0)
     envs = adoptions(ws)
@@ -179,7 +179,7 @@ def _now():  # type: ignore[no-untyped-def]
 def test_client_rejects_a_rolled_back_server(tmp_path: Path) -> None:
     import shutil
 
-    from pausepact.pact.workspace import Workspace
+    from pausepact.workspace import Workspace
 
     ws = workspace(tmp_path / "ws", quorum=0)
     envs = adoptions(ws)

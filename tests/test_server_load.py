@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from pausepact.client import Client, ClientError
-from pausepact.pact.workspace import Workspace
+from pausepact.workspace import Workspace
 from tests.netkit import (
     PG_URL,
     WITNESSES,

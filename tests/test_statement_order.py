@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pausepact.pact.replay import replay
 from pausepact.pact.admission import AdmissionError
+from pausepact.pact.replay import replay
 from pausepact.server.node import Node
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import PausepactError
 from ..tlog.checkpoint import Checkpoint
 
 
-class TrustedFileError(ValueError):
+class TrustedFileError(PausepactError, ValueError):
     """The file is not a pausepact trusted checkpoint (an input error, not a log's)."""
 
 

@@ -10,9 +10,8 @@ from typing import NoReturn
 import click
 
 from .. import __version__
-from ..store.base import StoreError
 from .blob_cmd import blob
-from .common import EXIT_INTERNAL, EXIT_STORED_DATA, err_console
+from .common import EXIT_INTERNAL, err_console, exit_for
 from .demo_cmd import demo
 from .guard_cmd import verify_transcript_cmd
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
@@ -52,11 +51,14 @@ def main() -> None:
     one-line message, never a traceback (``PAUSEPACT_DEBUG=1`` shows it)."""
     try:
         cli()
-    except sqlite3.DatabaseError as exc:
-        _fatal(EXIT_STORED_DATA, f"stored data error: the database cannot be read: {exc}")
-    except StoreError as exc:
-        _fatal(EXIT_STORED_DATA, f"stored data error: {exc}")
-    except Exception as exc:  # a bug: say so, without a traceback
+    except Exception as exc:
+        mapped = exit_for(exc)
+        if mapped is not None:
+            code, label = mapped
+            if isinstance(exc, sqlite3.DatabaseError):
+                _fatal(code, f"the database cannot be read: {exc}", label)
+            _fatal(code, str(exc), label)
+        # a bug: say so, without a traceback
         _fatal(
             EXIT_INTERNAL,
             f"internal error ({type(exc).__name__}: {exc}); this is a bug in pausepact — "
@@ -64,8 +66,8 @@ def main() -> None:
         )
 
 
-def _fatal(code: int, message: str) -> NoReturn:
+def _fatal(code: int, message: str, label: str = "error") -> NoReturn:
     if os.environ.get("PAUSEPACT_DEBUG"):
         raise
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    err_console.print(f"[bold red]{label}:[/] {message}", soft_wrap=True, highlight=False)
     sys.exit(code)

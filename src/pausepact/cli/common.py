@@ -27,6 +27,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 import click
 from rich.console import Console
 
+from ..errors import PausepactError, UnavailableError, VerificationError
 from ..store.base import (
     EntryTooLargeError,
     LogExistsError,
@@ -103,13 +104,18 @@ def read_input(path: str, what: str, limit: int = 1 << 20) -> bytes:
 
 
 class StoredDataError(click.ClickException):
-    """Stored data cannot be read back or is inconsistent: exit 3, saying what."""
+    """Stored data cannot be read back, is inconsistent, or does not verify: exit 3,
+    saying what."""
 
     exit_code = EXIT_STORED_DATA
 
+    def __init__(self, message: str, label: str = "stored data error") -> None:
+        super().__init__(message)
+        self.label = label
+
     def show(self, file: Any = None) -> None:
         err_console.print(
-            f"[bold red]stored data error:[/] {self.message}", soft_wrap=True, highlight=False
+            f"[bold red]{self.label}:[/] {self.message}", soft_wrap=True, highlight=False
         )
 
 
@@ -117,22 +123,41 @@ class StoredDataError(click.ClickException):
 _INPUT_STORE_ERRORS = (LogNotFoundError, LogExistsError, LogLockedError, EntryTooLargeError)
 
 
+def exit_for(exc: BaseException) -> tuple[int, str] | None:
+    """The one map from error classes to exit codes (see the module docstring): the
+    code and the message's label, or None for an error that is a bug."""
+    if isinstance(exc, _INPUT_STORE_ERRORS):
+        return EXIT_INPUT, "error"
+    if isinstance(exc, StoreError | sqlite3.DatabaseError):
+        return EXIT_STORED_DATA, "stored data error"
+    if isinstance(exc, UnavailableError):
+        return EXIT_INPUT, "error"  # a server, witness or database that did not answer
+    if isinstance(exc, VerificationError) and not isinstance(exc, TlogError):
+        return EXIT_STORED_DATA, "NOT verifiable"
+    if isinstance(exc, PausepactError):
+        return EXIT_INPUT, "error"  # malformed input: a key, a pact, a statement
+    return None
+
+
 def input_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Map failures to the documented exit codes instead of tracebacks: bad input is 2,
-    stored data that cannot be read back (or is inconsistent) is 3."""
+    """Map failures to the documented exit codes (:func:`exit_for`) instead of
+    tracebacks."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
-        except _INPUT_STORE_ERRORS as exc:
-            fail_input(str(exc))
-        except StoreError as exc:
-            raise StoredDataError(str(exc)) from None
-        except sqlite3.DatabaseError as exc:
-            raise StoredDataError(f"the database cannot be read: {exc}") from None
-        except (TlogError, ValueError, PermissionError) as exc:
-            fail_input(str(exc))
+        except (PausepactError, ValueError, PermissionError, sqlite3.DatabaseError) as exc:
+            mapped = exit_for(exc)
+            if mapped is None:  # a ValueError or PermissionError met reading the input
+                fail_input(str(exc))
+            code, label = mapped
+            message = str(exc)
+            if isinstance(exc, sqlite3.DatabaseError):
+                message = f"the database cannot be read: {exc}"
+            if code == EXIT_STORED_DATA:
+                raise StoredDataError(message, label) from None
+            fail_input(message)
 
     return wrapper
 

@@ -16,8 +16,8 @@ from ..pact.admission import MAX_ENVELOPE_BYTES, Admission, AdmissionError
 from ..pact.errors import PactError
 from ..pact.policy import Pact, load_pact
 from ..pact.replay import State, replay
-from ..pact.workspace import Workspace, init_workspace
 from ..store.local import LocalLog
+from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
 
 EXIT_LOG_UNVERIFIABLE = 3

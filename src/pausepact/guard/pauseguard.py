@@ -31,6 +31,7 @@ from ..client import Client, ClientError, VerificationError
 from ..pact.policy import Pact
 from ..pact.replay import State
 from ..statements import sign_statement
+from ..statements.schemas import format_time as _iso
 from ..tlog.keys import Ed25519Signer
 from .decision import Decision, PausedError
 from .meter import ComputeMeter
@@ -39,10 +40,6 @@ log = logging.getLogger("pausepact.guard")
 DEFAULT_MAX_STALENESS = 300.0
 DEFAULT_REFRESH = 10.0
 DEFAULT_REPORT_EVERY = 3600.0
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PauseGuard:
@@ -83,10 +80,7 @@ class PauseGuard:
         self.meter = meter or ComputeMeter()
         self.client = client or Client(url, pact)
         self._clock = clock
-        rules = pact.pause
-        self._covered_by_rules = bool(set(self.scope_tags) & set(rules.covers)) or (
-            rules.training_above_flop is not None and planned_flop > rules.training_above_flop
-        )
+        self._covered_by_rules = pact.pause.covers_run(self.scope_tags, planned_flop)
         # The decision and the time it was verified, swapped as one tuple (atomic).
         self._current: tuple[Decision, float] = (
             Decision(False, "no verified state of the pact's log yet"),
@@ -163,7 +157,7 @@ class PauseGuard:
         if final_report:
             try:
                 self.report_compute()
-            except ClientError as exc:
+            except (ClientError, VerificationError) as exc:
                 log.warning("final compute report not filed: %s", exc)
         self.client.close()
 
@@ -179,7 +173,7 @@ class PauseGuard:
             if self._clock() - self._last_report >= self.report_every:
                 try:
                     self.report_compute()
-                except ClientError as exc:
+                except (ClientError, VerificationError) as exc:
                     log.warning("compute report not filed: %s", exc)
 
     # --- refresh ---------------------------------------------------------------------------

@@ -2,72 +2,44 @@
 
 An observation is one value from one *series* (the reporter of an
 ``indicator.report``, or the model of an ``eval.result``), with the log entry it
-came from. Estimators are pure and deterministic; the risk engine registers more
-(time-horizon doubling time, progress-rate ratio) through :func:`register`.
+came from. Estimators are pure and deterministic. Two are here; the rest
+(time-horizon doubling time, progress-rate ratio, …) are built on the risk engine's
+statistics in :mod:`.risk_estimators`. The names a pact may use are listed in
+:mod:`.estimator_names`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+from . import estimator_names
+from .estimates import Estimate, Observation
 from .policy import Threshold
 
-
-@dataclass(frozen=True)
-class Observation:
-    index: int  # log entry
-    series: str  # reporter (indicator.report) or model (eval.result)
-    period: str  # period end (RFC 3339) or release date / statement time: orders a series
-    value: float
-    low: float | None = None  # the reported confidence bounds of value, when given
-    high: float | None = None
-    digest: str = ""  # SHA-256 hex of the log entry: seeds any randomness
-
-
-@dataclass(frozen=True)
-class Estimate:
-    crossed: bool
-    value: float | None
-    evidence: tuple[int, ...]  # the entries the decision rests on
-    detail: str = ""
-    bound: float | None = None  # the confidence bound the decision compared, if any
-
-
 Estimator = Callable[[Threshold, Sequence[Observation]], Estimate]
-_REGISTRY: dict[str, Estimator | str] = {}
-_REQUIRES: dict[str, tuple[str, ...]] = {}
-
-
-def register(name: str, estimator: Estimator | str, requires: tuple[str, ...] = ()) -> None:
-    """Register ``estimator`` (or ``"module:function"``, imported on first use) under
-    ``name``; ``requires`` names the Threshold fields it needs."""
-    _REGISTRY[name] = estimator
-    _REQUIRES[name] = requires
 
 
 def get(name: str) -> Estimator:
-    try:
-        found = _REGISTRY[name]
-    except KeyError:
-        raise KeyError(
-            f"unknown estimator {name!r}; known: {', '.join(sorted(_REGISTRY))}"
-        ) from None
-    if isinstance(found, str):
-        module, _, attr = found.partition(":")
-        found = getattr(importlib.import_module(module), attr)
-        assert callable(found)
-        _REGISTRY[name] = found
+    """The estimator a pact names (every name in :mod:`.estimator_names`)."""
+    if name == "latest":
+        return latest
+    if name == "sustained":
+        return sustained
+    if name not in estimator_names.REQUIRES:
+        raise KeyError(f"unknown estimator {name!r}; known: {', '.join(estimator_names.known())}")
+    from . import risk_estimators  # numpy is imported only when a pact uses one
+
+    found: Estimator = getattr(risk_estimators, _RISK_BACKED[name])
     return found
 
 
-def known() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def requires(name: str) -> tuple[str, ...]:
-    return _REQUIRES.get(name, ())
+#: names implemented on the risk engine's statistics (in :mod:`.risk_estimators`)
+_RISK_BACKED = {
+    "doubling_days": "doubling_days",
+    "progress_ratio": "progress_ratio_estimator",
+    "projection_days": "projection_days",
+    "latest_bound": "latest_bound",
+}
 
 
 def _series(observations: Sequence[Observation]) -> dict[str, list[Observation]]:
@@ -116,11 +88,4 @@ def sustained(threshold: Threshold, observations: Sequence[Observation]) -> Esti
     return best or Estimate(False, None, (), f"no series crossed for {n} periods")
 
 
-register("latest", latest)
-register("sustained", sustained)
-# The risk engine's estimators (numpy is imported only when a pact uses one).
-_RISK = "pausepact.risk.pact_estimators"
-register("doubling_days", f"{_RISK}:doubling_days")
-register("progress_ratio", f"{_RISK}:progress_ratio_estimator", requires=("baseline_until",))
-register("projection_days", f"{_RISK}:projection_days", requires=("level_minutes",))
-register("latest_bound", f"{_RISK}:latest_bound")
+__all__ = ["Estimate", "Estimator", "Observation", "get", "latest", "sustained"]

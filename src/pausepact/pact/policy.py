@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from collections.abc import Iterable
 from datetime import date
 from fractions import Fraction
 from functools import cached_property
@@ -31,6 +32,7 @@ from ..statements.schemas import Ident, MemberName, Tag
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import parse_verifier_key
 from ..tlog.trust import LogTrust
+from . import estimator_names as estimators
 from .errors import PactError
 from .locate import locate
 
@@ -129,8 +131,6 @@ class Threshold(_Strict):
     def _one_direction(self) -> Threshold:
         if (self.pause_above is None) == (self.pause_below is None):
             raise ValueError("give exactly one of pause_above and pause_below")
-        from . import estimators  # registry of estimator names (imports this module)
-
         if self.estimator not in estimators.known():
             raise ValueError(
                 f"unknown estimator {self.estimator!r}; known: {', '.join(estimators.known())}"
@@ -167,6 +167,13 @@ class PauseRules(_Strict):
     #: Unset means :data:`DEFAULT_STOP_WITHIN_SECONDS` (unset fields stay out of the pact
     #: ID, so pacts written before this field existed keep their IDs).
     stop_within_seconds: Annotated[int, Field(ge=60, le=86_400)] | None = None
+
+    def covers_run(self, scope_tags: Iterable[str], planned_flop: float) -> bool:
+        """The coverage rule, in one place: a pause covers a run whose scope shares a
+        tag with ``covers``, or that plans more than ``training_above_flop``."""
+        return bool(set(scope_tags) & set(self.covers)) or (
+            self.training_above_flop is not None and planned_flop > self.training_above_flop
+        )
 
     @property
     def stop_within(self) -> int:

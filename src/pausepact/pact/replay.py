@@ -58,6 +58,7 @@ from ..statements.schemas import (
     SafetyReview,
     parse_time,
 )
+from ..statements.schemas import format_time as _iso
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
 from . import estimators
@@ -92,10 +93,6 @@ def backwards_reason(signer: str, t: datetime, last: datetime, slack: timedelta)
         f"{signer}'s time goes backwards: {t.isoformat()} is more than "
         f"{slack.total_seconds():g} s before its statement of {last.isoformat()}"
     )
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -341,10 +338,7 @@ class _Machine:
         if p.run_id in self.state.runs:
             self.reject(index, f"run {p.run_id} is already registered")
             return False
-        rules = self.pact.pause
-        covered = bool(set(p.scope_tags) & set(rules.covers)) or (
-            rules.training_above_flop is not None and p.planned_flop > rules.training_above_flop
-        )
+        covered = self.pact.pause.covers_run(p.scope_tags, p.planned_flop)
         self.state.runs[p.run_id] = Run(
             p.run_id, p.signer, index, p.cluster, covered, p.planned_flop
         )

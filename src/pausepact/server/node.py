@@ -25,7 +25,7 @@ from ..pact.admission import (
     Admitted,
     KeyTracker,
 )
-from ..pact.policy import Pact, load_pact
+from ..pact.policy import Pact
 from ..pact.replay import IncrementalReplay, State, replay
 from ..statements.blobs import BlobStore
 from ..store.checked import CheckedStore
@@ -35,6 +35,7 @@ from ..store.reader import TreeReader
 from ..tlog import merkle
 from ..tlog.keys import parse_signer_key
 from ..tlog.proof_file import TlogProof
+from ..workspace import Workspace
 from .admission import AdmissionPool
 from .blob_quota import BlobQuota
 from .publisher import Publisher, PublishResult
@@ -152,18 +153,18 @@ class Node:
     ) -> Node:
         """Serve a workspace: its pact, its log key, its blobs; the log itself in the
         workspace (embedded SQLite) or, with ``db_url``, in PostgreSQL."""
-        root = Path(directory)
-        pact = load_pact(root / "pact.toml")
+        ws = Workspace(Path(directory))
+        pact = ws.pact()
         log: LogAPI
         if db_url:
             from ..store.pglog import PostgresLog
 
-            signer = parse_signer_key((root / "log" / "log.key").read_text())
+            signer = parse_signer_key(ws.log_key_file.read_text())
             log = PostgresLog(db_url, signer)
         else:
-            log = LocalLog.open(root / "log")
+            log = LocalLog.open(ws.log_dir)
         try:
-            return cls(log, pact, blobs_dir=root / "blobs", **kwargs)
+            return cls(log, pact, blobs_dir=ws.blobs_dir, **kwargs)
         except BaseException:
             log.close()
             raise

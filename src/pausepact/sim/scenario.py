@@ -31,10 +31,11 @@ from ..audit import AuditReport, audit_log
 from ..pact.admission import Admission, Admitted
 from ..pact.policy import Pact
 from ..pact.replay import State, replay
-from ..pact.workspace import Workspace, init_workspace
 from ..statements import BlobStore, load_signer, sign_statement
+from ..statements.schemas import format_time as _iso
 from ..store.local import LocalLog
 from ..tlog.keys import Ed25519Signer
+from ..workspace import Workspace, init_workspace
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 LABS = {"lab/aurora": "aurora-east", "lab/borealis": "borealis-1", "lab/cirrus": "cirrus-west"}
@@ -48,10 +49,6 @@ SERVE_HOURS = {"lab/aurora": 900.0, "lab/borealis": 700.0, "lab/cirrus": 500.0}
 FLOP_PER_HOUR = 4e14 * 3600  # effective FLOP/s per accelerator, times an hour
 DEFECTOR = "lab/cirrus"
 UNDER_REPORT = 0.3  # the share of its covered compute the defector admits to
-
-
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import base64
 from datetime import UTC, datetime
 
 from ..tlog.keys import Ed25519Signer
+from .schemas import format_time
 
 SIGNER_HEADER = "Pausepact-Signer"
 TIME_HEADER = "Pausepact-Time"
@@ -27,7 +28,7 @@ def upload_headers(
     signer: Ed25519Signer, pact_id: str, digest: str, size: int, now: datetime | None = None
 ) -> dict[str, str]:
     """The headers that authorise one upload (see the module docstring)."""
-    t = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    t = format_time(now or datetime.now(UTC))
     sig = signer.sign(upload_message(pact_id, digest, size, t))
     return {
         SIGNER_HEADER: signer.name,

@@ -10,7 +10,7 @@ each error names the field. ``docs/STATEMENTS.md`` documents the same fields.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -34,6 +34,11 @@ def parse_time(value: str) -> datetime:
         return datetime.fromisoformat(value)
     except ValueError:
         raise ValueError("is not a real date and time") from None
+
+
+def format_time(t: datetime) -> str:
+    """The RFC 3339 UTC form statements carry, to the second (``…T14:31:05Z``)."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _time(value: str) -> str:

@@ -12,15 +12,15 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..statements.keyfiles import write_key_pair
-from ..store.local import LocalLog
-from ..tlog.keys import (
+from .pact.policy import Pact, load_pact
+from .statements.keyfiles import write_key_pair
+from .store.local import LocalLog
+from .tlog.keys import (
     ALG_COSIGNATURE_V1,
     CosignatureSigner,
     Ed25519Signer,
     generate_signer,
 )
-from .policy import Pact, load_pact
 
 DEFAULT_MEMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("lab/aurora", ("aurora-east",)),
@@ -123,6 +123,11 @@ class Workspace:
     @property
     def blobs_dir(self) -> Path:
         return self.root / "blobs"
+
+    @property
+    def log_key_file(self) -> Path:
+        """The log's signer key (0600), beside the embedded log."""
+        return self.log_dir / "log.key"
 
     def key_file(self, member: str) -> Path:
         return self.keys_dir / (member.replace("/", "_") + ".key")

@@ -1,5 +1,6 @@
-"""The risk engine's estimators for pact thresholds (registered by name in
-:mod:`pausepact.pact.estimators`, imported on first use).
+"""Pact thresholds' estimators built on the risk engine's statistics
+(:mod:`pausepact.risk`): registered by name in :mod:`pausepact.pact.estimators` and
+imported on first use, so numpy loads only when a pact names one.
 
 Observations come from ``eval.result`` statements: one series per model, its period the
 release date, its value the metric (e.g. ``p50`` minutes) and its bounds the metrics
@@ -17,12 +18,12 @@ import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from ..pact.estimators import Estimate, Observation
-from ..pact.policy import Threshold
-from .errors import InsufficientDataError
-from .records import Bounds, ModelPoint
-from .rng import seed_from
-from .trend import Trend, TrendOptions, fit_trend, progress_ratio, project, select
+from ..risk.errors import InsufficientDataError
+from ..risk.records import Bounds, ModelPoint
+from ..risk.rng import seed_from
+from ..risk.trend import Trend, TrendOptions, fit_trend, progress_ratio, project, select
+from .estimates import Estimate, Observation
+from .policy import Threshold
 
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SAMPLES = 2000
