@@ -1,0 +1,197 @@
+"""The rules judged over the whole log, as of a time: pure functions of the pact and
+of what replay collected, so each can be read, tested and reused on its own.
+
+* :func:`attestation_duties` — every lab attests during a pause, period by period;
+* :func:`covered_compute` — no compute on a covered run inside a pause's window;
+* :func:`meter_gaps` — metered accelerator-hours against the owning lab's reports.
+
+A pause's window (:func:`stop_window`) starts no earlier than the grace period's end
+and the stop bound (``max_skew_seconds + stop_within_seconds``), so a lab that stops
+in time is never in violation.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from ..statements.schemas import ComputeReport, MeterReading, PauseAttest, parse_time
+from ..statements.schemas import format_time as _iso
+from .policy import Pact
+from .state import Duty, Pause, Run, Violation, ViolationKind
+
+#: (entry, report, period start, period end), periods parsed once by replay
+ReportRow = tuple[int, ComputeReport, datetime, datetime]
+ReadingRow = tuple[int, MeterReading, datetime, datetime]
+#: (entry, attestation, its statement time)
+AttestRow = tuple[int, PauseAttest, datetime]
+
+
+def violation(
+    kind: ViolationKind, member: str, evidence: Iterable[int], detail: str, at: str
+) -> Violation:
+    return Violation(kind, member, sorted(set(evidence)), detail, at)
+
+
+def _ceil_div(a: timedelta, b: timedelta) -> int:
+    return -((-a) // b)
+
+
+def stop_window(pact: Pact, pause: Pause, as_of: datetime) -> tuple[datetime, datetime]:
+    """When duties and the compute rule apply: from the later of the grace period's
+    end and the stop bound (see ``PauseRules.stop_within_seconds``) to the resume."""
+    rules = pact.pause
+    bound = pact.pact.max_skew_seconds + rules.stop_within
+    delay = max(timedelta(hours=rules.grace_hours), timedelta(seconds=bound))
+    start = parse_time(pause.started_at) + delay
+    end = parse_time(pause.ended_at) if pause.ended_at else as_of
+    return start, end
+
+
+def attestation_duties(
+    pact: Pact,
+    pause: Pause,
+    as_of: datetime,
+    attests: Mapping[tuple[str, int], Sequence[AttestRow]],
+) -> tuple[list[Violation], list[Duty]]:
+    """Attestation periods of every lab: period ``k`` is
+    ``[window start + k·every, window start + (k+1)·every)``. A period is met by an
+    attestation made within it; *late* when an attestation made after it covers it;
+    otherwise *missing*. Runs of consecutive late or missing periods are one violation
+    each, so cost and output grow with the attestations, not with how far ``as_of``
+    lies. While the pause lasts, each lab's next deadline is a duty."""
+    violations: list[Violation] = []
+    duties: list[Duty] = []
+    every = timedelta(hours=pact.pause.attest_every_hours)
+    start, end = stop_window(pact, pause, as_of)
+    n = max(0, (end - start) // every) if end > start else 0
+    for lab in pact.by_role("lab"):
+        made = attests.get((lab.name, pause.index), [])
+        on_time = {(t - start) // every for _, _, t in made if t >= start}
+        late: list[tuple[int, int, int]] = []  # (first, last, entry)
+        for i, a, t in made:
+            first = max(0, _ceil_div(parse_time(a.period_start) - start, every))
+            last = min(
+                _ceil_div(parse_time(a.period_end) - start, every) - 1,
+                (t - start) // every - 1,
+                n - 1,
+            )
+            if first <= last:
+                late.append((first, last, i))
+        bounds = sorted(
+            {0, n}
+            | {b for k in on_time if k < n for b in (k, k + 1)}
+            | {b for f, la, _ in late for b in (f, la + 1)}
+        )
+        runs: list[tuple[ViolationKind, int, int, list[int]]] = []
+        for lo_k, hi_k in pairwise(bounds):
+            if hi_k > n or lo_k >= hi_k or lo_k in on_time:
+                continue
+            by = sorted({i for f, la, i in late if f <= lo_k <= la})
+            kind: ViolationKind = "late_attestation" if by else "missing_attestation"
+            if runs and runs[-1][0] == kind and runs[-1][2] == lo_k and runs[-1][3] == by:
+                runs[-1] = (kind, runs[-1][1], hi_k, by)
+            else:
+                runs.append((kind, lo_k, hi_k, by))
+        for kind, lo_k, hi_k, by in runs:
+            lo, hi = start + lo_k * every, start + hi_k * every
+            what = "late" if by else "no attestation"
+            violations.append(
+                violation(
+                    kind,
+                    lab.name,
+                    [pause.index, *by],
+                    f"{what} for {hi_k - lo_k} period(s) from {_iso(lo)} to {_iso(hi)}",
+                    _iso(hi),
+                )
+            )
+        if pause.ended_at is None:
+            duties.append(Duty(lab.name, pause.index, _iso(start + (n + 1) * every)))
+    return violations, duties
+
+
+def covered_compute(
+    pact: Pact,
+    pause: Pause,
+    as_of: datetime,
+    reports: Sequence[ReportRow],
+    runs: Mapping[str, Run],
+) -> list[Violation]:
+    """Compute reported on a covered run inside the pause's window, prorated: only
+    the share of a report's period inside the window counts (compute before the pause
+    was due to stop does not)."""
+    out: list[Violation] = []
+    start, end = stop_window(pact, pause, as_of)
+    for index, r, r0, r1 in reports:
+        run = runs[r.run_id]
+        if not run.covered or r.flop <= 0:
+            continue
+        if r0 < end and r1 > start:
+            inside = (min(r1, end) - max(r0, start)) / (r1 - r0) if r1 > r0 else 1.0
+            flop = r.flop * inside
+            out.append(
+                violation(
+                    "compute_during_pause",
+                    r.signer,
+                    [pause.index, run.index, index],
+                    f"{flop:g} of {r.flop:g} FLOP on covered run {r.run_id} during the pause",
+                    r.period_end,
+                )
+            )
+    return out
+
+
+def meter_gaps(
+    pact: Pact,
+    reports: Sequence[ReportRow],
+    readings: Sequence[ReadingRow],
+    runs: Mapping[str, Run],
+) -> list[Violation]:
+    """Metered accelerator-hours of each reading against the owning lab's reported
+    hours on that cluster, prorated by period overlap. Reports are indexed by cluster
+    and start time, so this stays near-linear in the log."""
+    out: list[Violation] = []
+    tolerance = pact.pause.meter_tolerance
+    metered = {m.cluster for _, m, _, _ in readings}
+    by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
+    longest: dict[str, timedelta] = {}
+    for ri, r, r0, r1 in reports:
+        run = runs[r.run_id]
+        if run.cluster not in metered:
+            continue  # no reading to hold these hours against
+        by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
+        longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
+    starts: dict[str, list[datetime]] = {}
+    for cluster, rows in by_cluster.items():
+        rows.sort()
+        starts[cluster] = [row[0] for row in rows]
+    for index, m, m0, m1 in readings:
+        lab = pact.cluster_owner(m.cluster)
+        if lab is None:
+            continue
+        rows = by_cluster.get(m.cluster, [])
+        first = starts.get(m.cluster, [])
+        lo = bisect_left(first, m0 - longest.get(m.cluster, timedelta(0)))
+        hi = bisect_left(first, m1)
+        reported = 0.0
+        cited = [index]
+        for r0, r1, hours, ri in rows[lo:hi]:
+            overlap = (min(m1, r1) - max(m0, r0)).total_seconds()
+            span = (r1 - r0).total_seconds()
+            if overlap > 0 and span > 0:
+                reported += hours * overlap / span
+                cited.append(ri)
+        if m.accelerator_hours > reported * (1 + tolerance) + 1e-9:
+            out.append(
+                violation(
+                    "compute_unaccounted",
+                    lab,
+                    cited,
+                    f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on "
+                    f"{m.cluster}; {lab} reported {reported:g}",
+                    m.period_end,
+                )
+            )
+    return out
