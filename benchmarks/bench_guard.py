@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.netkit import adoptions, server_proc, workspace
 
 from pausepact.guard import PauseGuard
-from pausepact.guard.transcript import StateHasher
 from pausepact.statements.keyfiles import load_signer
+from pausepact.transcript import StateHasher
 
 
 def bench_allowed(n: int = 200_000) -> dict[str, float]:

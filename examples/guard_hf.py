@@ -18,7 +18,7 @@ from transformers import Trainer, TrainingArguments
 
 from pausepact.guard import PauseGuard
 from pausepact.guard.hf import PauseGuardCallback
-from pausepact.pact.policy import load_pact
+from pausepact.pact import load_pact
 from pausepact.statements.keyfiles import load_signer
 
 

@@ -18,7 +18,7 @@ from torch import nn
 
 from pausepact.guard import PauseGuard
 from pausepact.guard.lightning import PauseGuardCallback, exit_on_pause
-from pausepact.pact.policy import load_pact
+from pausepact.pact import load_pact
 from pausepact.statements.keyfiles import load_signer
 
 

@@ -17,11 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pausepact.guard import PauseGuard
+from pausepact.guard import PauseGuard, TranscriptRecorder
 from pausepact.guard.meter import ComputeMeter
 from pausepact.guard.torch_loop import guarded
-from pausepact.guard.transcript import TranscriptRecorder
-from pausepact.pact.policy import load_pact
+from pausepact.pact import load_pact
 from pausepact.statements.keyfiles import load_signer
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pausepact.guard.transcript import StepProgram
+from pausepact.transcript import StepProgram
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)

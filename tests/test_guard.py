@@ -310,7 +310,7 @@ def test_each_example_exits_75_on_a_pause_and_resumes(
 
 
 def test_the_transcript_root_is_logged_and_matches(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from pausepact.guard.transcript import TranscriptRecorder
+    from pausepact.guard import TranscriptRecorder
 
     ws, url = live
     guard = new_guard(ws, url).start()

@@ -10,14 +10,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from pausepact.audit import verify_transcript
 from pausepact.cli import cli
-from pausepact.guard.transcript import (
-    StateHasher,
-    TranscriptRecorder,
-    data_digest,
-    state_file,
-    verify_transcript,
-)
+from pausepact.guard import TranscriptRecorder
+from pausepact.transcript import StateHasher, data_digest, state_file
 from tests.guardkit import Program, batch, make, train_step
 
 EVERY = 5

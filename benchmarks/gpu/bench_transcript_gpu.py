@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 from gpukit import GPT, tokens, train_step
 
-from pausepact.guard.transcript import StateHasher
+from pausepact.transcript import StateHasher
 
 
 def main() -> None:

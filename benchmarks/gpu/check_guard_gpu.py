@@ -43,16 +43,17 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 from gpukit import GPT, tokens, train_step  # noqa: E402
 from tests.netkit import adoptions, envelope, server_proc, workspace  # noqa: E402
 
+from pausepact.audit import verify_transcript  # noqa: E402
 from pausepact.client import Client  # noqa: E402
-from pausepact.guard import PausedError, PauseGuard  # noqa: E402
+from pausepact.guard import (  # noqa: E402
+    PausedError,
+    PauseGuard,
+    TranscriptRecorder,
+)
 from pausepact.guard.meter import ComputeMeter, measure_step_flop  # noqa: E402
 from pausepact.guard.torch_loop import guarded  # noqa: E402
-from pausepact.guard.transcript import (  # noqa: E402
-    StepProgram,
-    TranscriptRecorder,
-    verify_transcript,
-)
 from pausepact.statements.keyfiles import load_signer  # noqa: E402
+from pausepact.transcript import StepProgram  # noqa: E402
 
 REFRESH = 0.25
 ARGS: argparse.Namespace

@@ -8,15 +8,14 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .client import Client
-    from .guard import PauseGuard
-    from .guard.transcript import TranscriptRecorder
-    from .pact.replay import replay
+    from .guard import PauseGuard, TranscriptRecorder
+    from .pact import replay
 
 _LAZY = {
     "Client": ("pausepact.client", "Client"),
     "PauseGuard": ("pausepact.guard", "PauseGuard"),
-    "TranscriptRecorder": ("pausepact.guard.transcript", "TranscriptRecorder"),
-    "replay": ("pausepact.pact.replay", "replay"),
+    "TranscriptRecorder": ("pausepact.guard", "TranscriptRecorder"),
+    "replay": ("pausepact.pact", "replay"),
 }
 __all__ = ["Client", "PauseGuard", "TranscriptRecorder", "__version__", "replay"]
 

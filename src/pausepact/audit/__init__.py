@@ -5,13 +5,17 @@ reads a log directory, :func:`audit_server` a server's static API.
 """
 
 from .auditor import AuditReport, LogVerificationError, audit, audit_log, audit_server
+from .transcripts import SegmentResult, VerifyReport, verify_transcript
 from .trusted import TrustedFileError
 
 __all__ = [
     "AuditReport",
     "LogVerificationError",
+    "SegmentResult",
     "TrustedFileError",
+    "VerifyReport",
     "audit",
     "audit_log",
     "audit_server",
+    "verify_transcript",
 ]

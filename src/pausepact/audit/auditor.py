@@ -28,8 +28,7 @@ from typing import Any
 
 from ..errors import VerificationError
 from ..follow import Follower, HttpSource, LocalSource, LogSource, witness_checkpoint
-from ..pact.policy import Pact
-from ..pact.replay import State, replay
+from ..pact import Pact, State, replay
 from ..statements.dsse import keyid_of
 from ..tlog import merkle
 from ..tlog.checkpoint import Checkpoint, VerifiedCheckpoint

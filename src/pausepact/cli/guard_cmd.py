@@ -67,7 +67,8 @@ def verify_transcript_cmd(
     """Check a training transcript: structure, then re-execution of sampled segments.
 
     Exit 0: verified; 1: a check failed; 2: input error."""
-    from ..guard.transcript import TranscriptError, load_program, verify_transcript
+    from ..audit import verify_transcript
+    from ..transcript import TranscriptError, load_program
 
     try:
         prog = load_program(program, code_path)

@@ -12,10 +12,16 @@ from rich.table import Table
 
 from ..audit import TrustedFileError, audit_log, audit_server
 from ..errors import UnavailableError, VerificationError
-from ..pact.admission import MAX_ENVELOPE_BYTES, Admission, AdmissionError
-from ..pact.errors import PactError
-from ..pact.policy import Pact, load_pact
-from ..pact.replay import State, replay
+from ..pact import (
+    MAX_ENVELOPE_BYTES,
+    Admission,
+    AdmissionError,
+    Pact,
+    PactError,
+    State,
+    load_pact,
+    replay,
+)
 from ..store.local import LocalLog
 from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input

@@ -18,10 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..pact.errors import PactError
+from ..pact import Pact, PactError, load_pact
 from ..pact.estimators import Observation
 from ..pact.estimators import get as get_estimator
-from ..pact.policy import Pact, load_pact
 from ..risk import horizons as hz
 from ..risk.errors import RiskError
 from ..risk.evidence import Evidence, load

@@ -200,7 +200,7 @@ def serve(
 
     With --db postgresql://… the log lives in PostgreSQL: several servers may share it;
     all accept submissions, one (elected) sequences and publishes."""
-    from ..pact.errors import PactError
+    from ..pact import PactError
     from ..server.app import create_app
     from ..server.node import Node
 

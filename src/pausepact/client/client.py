@@ -27,8 +27,7 @@ import httpx
 
 from ..errors import UnavailableError, VerificationError
 from ..follow import Follower, HttpSource
-from ..pact.policy import Pact
-from ..pact.replay import IncrementalReplay, State
+from ..pact import IncrementalReplay, Pact, State
 from ..statements.dsse import Envelope
 from ..statements.errors import StatementError
 from ..tlog import merkle

@@ -28,8 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from ..client import Client, ClientError, VerificationError
-from ..pact.policy import Pact
-from ..pact.replay import State
+from ..pact import Pact, State
 from ..statements import sign_statement
 from ..statements.schemas import format_time as _iso
 from ..tlog.keys import Ed25519Signer

@@ -27,16 +27,10 @@ from __future__ import annotations
 import copy
 import gc
 import hashlib
-import json
-from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from typing import Any
-
-import rfc8785
 
 from ..statements import StatementError, TrustedKeys, open_statement
 from ..statements.schemas import (
@@ -61,9 +55,19 @@ from ..statements.schemas import (
 from ..statements.schemas import format_time as _iso
 from ..tlog.errors import InvalidKeyError
 from ..tlog.keys import NoteVerifier, parse_verifier_key
-from . import estimators
+from . import estimators, judgements
 from .estimators import Observation
+from .judgements import AttestRow, ReadingRow, ReportRow
 from .policy import Pact, Role, Threshold, quorum_met
+from .state import (
+    Pause,
+    PauseCause,
+    Rejected,
+    Run,
+    State,
+    TriggerClaim,
+    ViolationKind,
+)
 
 
 def _ceil_div(a: timedelta, b: timedelta) -> int:
@@ -95,93 +99,6 @@ def backwards_reason(signer: str, t: datetime, last: datetime, slack: timedelta)
     )
 
 
-@dataclass
-class Violation:
-    kind: str
-    member: str
-    evidence: list[int]
-    detail: str
-    at: str  # when it became a violation (RFC 3339)
-
-
-@dataclass
-class Rejected:
-    index: int
-    reason: str
-
-
-@dataclass
-class TriggerClaim:
-    index: int
-    member: str
-    threshold: str
-    valid: bool
-    detail: str
-
-
-@dataclass
-class Pause:
-    index: int  # the entry that began it: its ID
-    started_at: str
-    cause: str  # threshold | trigger | declare
-    threshold: str | None
-    value: float | None
-    evidence: list[int]
-    detail: str
-    ended_at: str | None = None
-    ended_by: int | None = None  # the entry at which the resume conditions held
-    votes: list[str] = field(default_factory=list)
-    safety_cases: list[int] = field(default_factory=list)
-    accepted_reviews: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Run:
-    run_id: str
-    lab: str
-    index: int
-    cluster: str
-    covered: bool
-    planned_flop: float
-
-
-@dataclass
-class Duty:
-    member: str
-    pause: int
-    next_deadline: str
-
-
-@dataclass
-class State:
-    pact: str
-    as_of: str
-    phase: str = "forming"
-    adopted: list[str] = field(default_factory=list)
-    active_pause: int | None = None
-    pauses: list[Pause] = field(default_factory=list)
-    runs: dict[str, Run] = field(default_factory=dict)
-    violations: list[Violation] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
-    triggers: list[TriggerClaim] = field(default_factory=list)
-    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    duties: list[Duty] = field(default_factory=list)
-    keys: dict[str, str] = field(default_factory=dict)
-    amendments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    applied: int = 0
-    future: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_json(self) -> bytes:
-        """Canonical (RFC 8785) JSON: identical bytes for identical states."""
-        return rfc8785.dumps(json.loads(json.dumps(self.to_dict())))
-
-    def pause(self, index: int) -> Pause | None:
-        return next((p for p in self.pauses if p.index == index), None)
-
-
 class _Machine:
     def __init__(
         self, pact: Pact, as_of: datetime, verified: Mapping[int, str] | None = None
@@ -203,9 +120,9 @@ class _Machine:
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
         # with their periods parsed once (the schema has just parsed them: cache hits)
-        self.reports: list[tuple[int, ComputeReport, datetime, datetime]] = []
-        self.readings: list[tuple[int, MeterReading, datetime, datetime]] = []
-        self.attests: dict[tuple[str, int], list[tuple[int, PauseAttest, datetime]]] = {}
+        self.reports: list[ReportRow] = []
+        self.readings: list[ReadingRow] = []
+        self.attests: dict[tuple[str, int], list[AttestRow]] = {}
         self.periodic: dict[tuple[str, ...], tuple[int, object]] = {}
         self.rotations: dict[tuple[str, str], set[str]] = {}
         self.clock = datetime.min.replace(tzinfo=UTC)
@@ -214,8 +131,10 @@ class _Machine:
     def reject(self, index: int, reason: str) -> None:
         self.state.rejected.append(Rejected(index, reason))
 
-    def violate(self, kind: str, member: str, evidence: list[int], detail: str, at: str) -> None:
-        self.state.violations.append(Violation(kind, member, sorted(set(evidence)), detail, at))
+    def violate(
+        self, kind: ViolationKind, member: str, evidence: list[int], detail: str, at: str
+    ) -> None:
+        self.state.violations.append(judgements.violation(kind, member, evidence, detail, at))
 
     def apply(self, index: int, raw: bytes) -> None:
         try:
@@ -484,7 +403,7 @@ class _Machine:
         self,
         index: int,
         t: datetime,
-        cause: str,
+        cause: PauseCause,
         threshold: str | None,
         value: float | None,
         evidence: list[int],
@@ -631,136 +550,22 @@ class _Machine:
             self.state, self.as_of = real_state, real_as_of
 
     def finish(self) -> None:
-        for pause in self.state.pauses:
-            self._duties(pause)
-        for pause in self.state.pauses:
-            self._covered_compute(pause)
-        self._meters()
-        self.state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
-
-    def _window(self, pause: Pause) -> tuple[datetime, datetime]:
-        """When duties and the compute rule apply: from the later of the grace period's
-        end and the stop bound (see ``PauseRules.stop_within_seconds``) to the resume."""
-        rules = self.pact.pause
-        bound = self.pact.pact.max_skew_seconds + rules.stop_within
-        delay = max(timedelta(hours=rules.grace_hours), timedelta(seconds=bound))
-        start = parse_time(pause.started_at) + delay
-        end = parse_time(pause.ended_at) if pause.ended_at else self.as_of
-        return start, end
-
-    def _duties(self, pause: Pause) -> None:
-        """Attestation periods of every lab: period ``k`` is
-        ``[grace_end + k·every, grace_end + (k+1)·every)``. A period is met by an
-        attestation made within it; *late* when an attestation made after it covers
-        it; otherwise *missing*. Runs of consecutive late or missing periods are one
-        violation each, so cost and output grow with the attestations, not with how
-        far ``as_of`` lies."""
-        every = timedelta(hours=self.pact.pause.attest_every_hours)
-        start, end = self._window(pause)
-        n = max(0, (end - start) // every) if end > start else 0
-        for lab in self.pact.by_role("lab"):
-            attests = self.attests.get((lab.name, pause.index), [])
-            on_time = {(t - start) // every for _, _, t in attests if t >= start}
-            late: list[tuple[int, int, int]] = []  # (first, last, entry)
-            for i, a, t in attests:
-                first = max(0, _ceil_div(parse_time(a.period_start) - start, every))
-                last = min(
-                    _ceil_div(parse_time(a.period_end) - start, every) - 1,
-                    (t - start) // every - 1,
-                    n - 1,
-                )
-                if first <= last:
-                    late.append((first, last, i))
-            bounds = sorted(
-                {0, n}
-                | {b for k in on_time if k < n for b in (k, k + 1)}
-                | {b for f, la, _ in late for b in (f, la + 1)}
+        """Judge the rules that depend on the whole log (:mod:`.judgements`)."""
+        state = self.state
+        for pause in state.pauses:
+            violations, duties = judgements.attestation_duties(
+                self.pact, pause, self.as_of, self.attests
             )
-            runs: list[tuple[str, int, int, list[int]]] = []
-            for lo_k, hi_k in pairwise(bounds):
-                if hi_k > n or lo_k >= hi_k or lo_k in on_time:
-                    continue
-                by = sorted({i for f, la, i in late if f <= lo_k <= la})
-                kind = "late_attestation" if by else "missing_attestation"
-                if runs and runs[-1][0] == kind and runs[-1][2] == lo_k and runs[-1][3] == by:
-                    runs[-1] = (kind, runs[-1][1], hi_k, by)
-                else:
-                    runs.append((kind, lo_k, hi_k, by))
-            for kind, lo_k, hi_k, by in runs:
-                lo, hi = start + lo_k * every, start + hi_k * every
-                what = "late" if by else "no attestation"
-                self.violate(
-                    kind,
-                    lab.name,
-                    [pause.index, *by],
-                    f"{what} for {hi_k - lo_k} period(s) from {_iso(lo)} to {_iso(hi)}",
-                    _iso(hi),
-                )
-            if pause.ended_at is None:
-                self.state.duties.append(Duty(lab.name, pause.index, _iso(start + (n + 1) * every)))
-
-    def _covered_compute(self, pause: Pause) -> None:
-        start, end = self._window(pause)
-        for index, r, r0, r1 in self.reports:
-            run = self.state.runs[r.run_id]
-            if not run.covered or r.flop <= 0:
-                continue
-            if r0 < end and r1 > start:
-                # a report is split at the window's bounds: only the share of its period
-                # inside the window counts (compute before the pause was due to stop is not)
-                inside = (min(r1, end) - max(r0, start)) / (r1 - r0) if r1 > r0 else 1.0
-                flop = r.flop * inside
-                self.violate(
-                    "compute_during_pause",
-                    r.signer,
-                    [pause.index, run.index, index],
-                    f"{flop:g} of {r.flop:g} FLOP on covered run {r.run_id} during the pause",
-                    r.period_end,
-                )
-
-    def _meters(self) -> None:
-        """Metered accelerator-hours of each reading against the owning lab's reported
-        hours on that cluster, prorated by period overlap. Reports are indexed by
-        cluster and start time, so this stays near-linear in the log."""
-        tolerance = self.pact.pause.meter_tolerance
-        metered = {m.cluster for _, m, _, _ in self.readings}
-        by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
-        longest: dict[str, timedelta] = {}
-        for ri, r, r0, r1 in self.reports:
-            run = self.state.runs[r.run_id]
-            if run.cluster not in metered:
-                continue  # no reading to hold these hours against
-            by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
-            longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
-        starts: dict[str, list[datetime]] = {}
-        for cluster, rows in by_cluster.items():
-            rows.sort()
-            starts[cluster] = [row[0] for row in rows]
-        for index, m, m0, m1 in self.readings:
-            lab = self.pact.cluster_owner(m.cluster)
-            if lab is None:
-                continue
-            rows = by_cluster.get(m.cluster, [])
-            first = starts.get(m.cluster, [])
-            lo = bisect_left(first, m0 - longest.get(m.cluster, timedelta(0)))
-            hi = bisect_left(first, m1)
-            reported = 0.0
-            cited = [index]
-            for r0, r1, hours, ri in rows[lo:hi]:
-                overlap = (min(m1, r1) - max(m0, r0)).total_seconds()
-                span = (r1 - r0).total_seconds()
-                if overlap > 0 and span > 0:
-                    reported += hours * overlap / span
-                    cited.append(ri)
-            if m.accelerator_hours > reported * (1 + tolerance) + 1e-9:
-                self.violate(
-                    "compute_unaccounted",
-                    lab,
-                    cited,
-                    f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on "
-                    f"{m.cluster}; {lab} reported {reported:g}",
-                    m.period_end,
-                )
+            state.violations.extend(violations)
+            state.duties.extend(duties)
+        for pause in state.pauses:
+            state.violations.extend(
+                judgements.covered_compute(self.pact, pause, self.as_of, self.reports, state.runs)
+            )
+        state.violations.extend(
+            judgements.meter_gaps(self.pact, self.reports, self.readings, state.runs)
+        )
+        state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
 
 
 # statement type -> its rule (plain functions: bound methods kept on the machine would

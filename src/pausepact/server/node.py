@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PausepactError
+from ..pact import IncrementalReplay, Pact, State, replay
 from ..pact.admission import (
     Admission,
     AdmissionError,
     Admitted,
     KeyTracker,
 )
-from ..pact.policy import Pact
-from ..pact.replay import IncrementalReplay, State, replay
 from ..statements.blobs import BlobStore
 from ..store.checked import CheckedStore
 from ..store.local import LocalLog

@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audit import AuditReport, audit_log
-from ..pact.admission import Admission, Admitted
-from ..pact.policy import Pact
-from ..pact.replay import State, replay
+from ..pact import Admission, Admitted, Pact, State, replay
 from ..statements import BlobStore, load_signer, sign_statement
 from ..statements.schemas import format_time as _iso
 from ..store.local import LocalLog

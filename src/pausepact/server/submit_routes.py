@@ -1,0 +1,122 @@
+"""``POST /v1/statements`` and ``/v1/statements/batch``: admission, sequencing and,
+with ``wait``, the tlog-proof against the next published checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from ..pact import MAX_BATCH, MAX_ENVELOPE_BYTES
+from .body import read_body
+from .errors import ERRORS, RequestError
+from .metrics import Metrics
+from .models import BatchResult, SubmitResult
+from .node import Node
+
+MAX_BODY = 16 << 20
+MAX_WAIT_SECONDS = 60.0
+
+#: runs blocking work in a slot of the server's write pool
+Work = Callable[..., Awaitable[Any]]
+
+
+def submit_router(node: Node, metrics: Metrics, work: Work, body_timeout: float) -> APIRouter:
+    router = APIRouter()
+
+    def _results(raws: list[bytes], wait: bool, timeout: float) -> list[SubmitResult]:
+        started = time.perf_counter()
+        subs = node.submit(raws)
+        metrics.sequencing.observe(time.perf_counter() - started)
+        metrics.batches.inc()
+        metrics.entries.inc(len(subs))
+        proofs: list[str | None] = [None] * len(subs)
+        if wait:
+            last = max(s.index for s in subs)
+            pub = node.wait_published(last, timeout)
+            if pub is None:
+                where = ", ".join(str(s.index) for s in subs[:5]) + (", …" if len(subs) > 5 else "")
+                raise RequestError(
+                    503,
+                    "not_published",
+                    f"sequenced at index {where}; not yet published after {timeout:g} s: "
+                    f"{node.publisher.unpublished_reason()}. The statements are logged; "
+                    "their proofs come with the next published checkpoint",
+                    retry_after=5,
+                )
+            proofs = [node.proof(s.index, pub).format() for s in subs]
+        return [
+            SubmitResult(index=s.index, leaf_hash=base64.b64encode(s.leaf_hash).decode(), proof=p)
+            for s, p in zip(subs, proofs, strict=True)
+        ]
+
+    @router.post(
+        "/v1/statements",
+        response_model=SubmitResult,
+        responses=ERRORS,
+        summary="Submit one DSSE envelope (JSON body)",
+    )
+    async def submit_one(
+        request: Request,
+        wait: Annotated[
+            bool, Query(description="wait until a published checkpoint covers it")
+        ] = False,
+        timeout: Annotated[
+            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
+        ] = 30.0,
+    ) -> SubmitResult:
+        raw = await read_body(request, MAX_ENVELOPE_BYTES, body_timeout)
+        return (await work(_results, [raw], wait, timeout))[0]  # type: ignore[no-any-return]
+
+    @router.post(
+        "/v1/statements/batch",
+        response_model=BatchResult,
+        responses=ERRORS,
+        summary="Submit up to 1000 envelopes; none is logged unless all are valid",
+    )
+    async def submit_batch(
+        request: Request,
+        wait: Annotated[
+            bool, Query(description="wait until a published checkpoint covers them")
+        ] = False,
+        timeout: Annotated[
+            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
+        ] = 30.0,
+    ) -> Response:
+        raw = await read_body(request, MAX_BODY, body_timeout)
+        # parsing a batch (up to 16 MiB) and writing the answer happen off the event loop
+        return Response(await work(_batch, raw, wait, timeout), media_type="application/json")
+
+    def _batch(raw: bytes, wait: bool, timeout: float) -> bytes:
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise RequestError(400, "invalid", "body is not JSON") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("envelopes"), list):
+            raise RequestError(400, "invalid", 'body must be {"envelopes": [...]}')
+        envs = doc["envelopes"]
+        if len(envs) > MAX_BATCH:
+            raise RequestError(413, "invalid", f"at most {MAX_BATCH} envelopes per batch")
+        # compact and sorted: an envelope sent in its canonical form comes out byte for byte
+        # (admission then takes the parser-free path for it)
+        raws = []
+        for i, e in enumerate(envs):
+            try:
+                raws.append(
+                    json.dumps(e, separators=(",", ":"), sort_keys=True).encode()
+                    if not isinstance(e, str)
+                    else e.encode()
+                )
+            except UnicodeEncodeError:  # a lone surrogate (JSON allows the escape)
+                raise RequestError(
+                    400, "invalid", "envelope is not valid Unicode text (a lone surrogate)", i
+                ) from None
+        results = [r.model_dump() for r in _results(raws, wait, timeout)]
+        return json.dumps({"results": results}, separators=(",", ":")).encode()
+
+    return router

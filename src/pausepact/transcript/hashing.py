@@ -1,0 +1,241 @@
+"""Commitment to a training state: the model's and the optimizer's state dicts laid
+out as one byte stream — for every tensor a header (name, dtype, shape) then its raw
+bytes; non-tensor optimizer settings as canonical JSON — cut into fixed 1 MiB chunks,
+hashed in a thread pool (``hashlib`` releases the GIL) and combined in an RFC 9162
+Merkle tree. GPU tensors are first copied into pinned host buffers (reused between
+commitments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ..tlog import merkle
+
+CHUNK = 1 << 20
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _tensors(model: Any, optimizer: Any) -> Iterator[tuple[str, Any]]:
+    """(name, tensor or JSON-able value) of the whole training state, in a fixed order."""
+    for name, t in model.state_dict().items():
+        yield f"model/{name}", t
+    if optimizer is None:
+        return
+    opt = optimizer.state_dict()
+    for pid in sorted(opt["state"], key=str):
+        for key in sorted(opt["state"][pid]):
+            yield f"optim/state/{pid}/{key}", opt["state"][pid][key]
+    yield "optim/param_groups", opt["param_groups"]
+
+
+class StateHasher:
+    """Commitment to (model, optimizer): Merkle root over 1 MiB chunks of the state."""
+
+    def __init__(self, threads: int | None = None, chunk: int = CHUNK) -> None:
+        self.chunk = chunk
+        self._pool = ThreadPoolExecutor(max_workers=threads or min(16, os.cpu_count() or 1))
+        self._pinned: dict[str, Any] = {}
+        self._flats: dict[str, _Flat] = {}  # root_async: the snapshot, per device
+        self._layout: tuple[Any, ...] = ()
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
+        self._inflight: Future[bytes] | None = None
+
+    def close(self) -> None:
+        self._background.shutdown()
+        self._pool.shutdown()
+
+    def _host_bytes(self, name: str, t: Any) -> memoryview:
+        import torch
+
+        t = t.detach()
+        if t.device.type != "cpu":
+            buf = self._pinned.get(name)
+            if buf is None or buf.shape != t.shape or buf.dtype != t.dtype:
+                buf = torch.empty(t.shape, dtype=t.dtype, device="cpu", pin_memory=True)
+                self._pinned[name] = buf
+            buf.copy_(t, non_blocking=True)
+            t = buf
+        t = t.contiguous()
+        if t.dim() == 0:
+            t = t.reshape(1)
+        return memoryview(t.view(-1).view(torch.uint8).numpy()).cast("B")
+
+    def _segments(self, model: Any, optimizer: Any) -> list[memoryview | bytes]:
+        import torch
+
+        parts: list[memoryview | bytes] = []
+        pending_sync = False
+        for name, value in _tensors(model, optimizer):
+            if isinstance(value, torch.Tensor):
+                head = canonical_json(
+                    {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
+                )
+                parts.append(struct.pack(">I", len(head)) + head)
+                pending_sync |= value.device.type == "cuda"
+                parts.append(self._host_bytes(name, value))
+            else:
+                blob = canonical_json({"name": name, "value": value})
+                parts.append(struct.pack(">I", len(blob)) + blob)
+        if pending_sync:
+            torch.cuda.synchronize()
+        return parts
+
+    def _chunks(self, parts: Sequence[memoryview | bytes]) -> Iterator[bytes | memoryview]:
+        carry = bytearray()
+        for part in parts:
+            view = memoryview(part)
+            if carry:
+                need = self.chunk - len(carry)
+                carry += view[:need]
+                view = view[need:]
+                if len(carry) < self.chunk:
+                    continue
+                yield bytes(carry)
+                carry = bytearray()
+            full = len(view) - len(view) % self.chunk
+            for i in range(0, full, self.chunk):
+                yield view[i : i + self.chunk]
+            carry += view[full:]
+        if carry:
+            yield bytes(carry)
+
+    def root(self, model: Any, optimizer: Any) -> bytes:
+        """The commitment, computed now: the caller waits for the copy and the hashing."""
+        if self._inflight is not None:  # the pinned buffers are shared with it
+            self._inflight.result()
+        parts = self._segments(model, optimizer)
+        leaves = list(self._pool.map(_leaf, self._chunks(parts)))
+        return merkle.root_of_leaves(leaves)
+
+    def root_async(self, model: Any, optimizer: Any) -> Future[bytes]:
+        """The same commitment, with the training loop waiting only for a snapshot.
+
+        The tensors of each device are copied, in one batched call, into one flat buffer
+        on that device (on a GPU: device-to-device copies queued on the current stream, so
+        they are ordered before any later in-place update). One copy of each flat buffer
+        to pinned host memory, on a side stream, and the hashing then run on a background
+        thread while training goes on; the background thread makes few Python calls, so it
+        seldom takes the interpreter lock from the training loop. The snapshot costs one
+        extra copy of the state in device memory. One commitment is in flight at a time:
+        the next call first waits for the previous one, whose buffers it reuses.
+        """
+        import torch
+
+        if self._inflight is not None:
+            self._inflight.result()
+        entries = list(_tensors(model, optimizer))
+        layout = tuple(
+            (name, str(v.device), v.dtype, tuple(v.shape))
+            for name, v in entries
+            if isinstance(v, torch.Tensor)
+        )
+        if layout != self._layout:
+            self._flats = _flat_buffers(entries)
+            self._layout = layout
+        parts: list[bytes | tuple[str, int, int]] = []
+        sources: dict[str, list[Any]] = {d: [] for d in self._flats}
+        for name, value in entries:
+            if isinstance(value, torch.Tensor):
+                head = canonical_json(
+                    {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
+                )
+                parts.append(struct.pack(">I", len(head)) + head)
+                device = str(value.device)
+                flat = self._flats[device]
+                offset, size = flat.spans[len(sources[device])]
+                sources[device].append(value.detach())
+                parts.append((device, offset, size))
+            else:
+                blob = canonical_json({"name": name, "value": value})
+                parts.append(struct.pack(">I", len(blob)) + blob)
+        events: dict[str, Any] = {}
+        for device, flat in self._flats.items():
+            torch._foreach_copy_(flat.views, sources[device])
+            if flat.host is not None:
+                events[device] = torch.cuda.Event()  # type: ignore[no-untyped-call]
+                events[device].record(torch.cuda.current_stream(device))
+        self._inflight = self._background.submit(self._hash_snapshot, parts, events)
+        return self._inflight
+
+    def _hash_snapshot(
+        self, parts: list[bytes | tuple[str, int, int]], events: dict[str, Any]
+    ) -> bytes:
+        import torch
+
+        hosts: dict[str, memoryview] = {}
+        for device, flat in self._flats.items():
+            if flat.host is None:
+                hosts[device] = flat.view
+                continue
+            if flat.stream is None:
+                flat.stream = torch.cuda.Stream(device=device)  # type: ignore[no-untyped-call]
+            flat.stream.wait_event(events[device])
+            with torch.cuda.stream(flat.stream):
+                flat.host.copy_(flat.buffer, non_blocking=True)
+            flat.stream.synchronize()
+            hosts[device] = flat.view
+        views = [p if isinstance(p, bytes) else hosts[p[0]][p[1] : p[1] + p[2]] for p in parts]
+        leaves = list(self._pool.map(_leaf, self._chunks(views)))
+        return merkle.root_of_leaves(leaves)
+
+
+@dataclass
+class _Flat:
+    """One device's snapshot: a flat byte buffer, each tensor's typed view into it, and
+    (for an accelerator) its pinned host copy."""
+
+    buffer: Any
+    views: list[Any]
+    spans: list[tuple[int, int]]  # (offset, size in bytes) of each tensor, in stream order
+    host: Any  # pinned CPU tensor, or None when the buffer is already in host memory
+    view: memoryview  # the host bytes
+    stream: Any = None
+
+
+def _flat_buffers(entries: Sequence[tuple[str, Any]]) -> dict[str, _Flat]:
+    """Allocate one flat buffer per device, each tensor at a 64-byte aligned offset."""
+    import torch
+
+    by_device: dict[str, list[Any]] = {}
+    for _, v in entries:
+        if isinstance(v, torch.Tensor):
+            by_device.setdefault(str(v.device), []).append(v)
+    flats: dict[str, _Flat] = {}
+    for device, tensors in by_device.items():
+        spans, end = [], 0
+        for t in tensors:
+            size = t.numel() * t.element_size()
+            spans.append((end, size))
+            end += -(-size // 64) * 64
+        buffer = torch.empty(max(end, 1), dtype=torch.uint8, device=device)
+        views = [
+            buffer[off : off + size].view(t.dtype).view(t.shape)
+            for (off, size), t in zip(spans, tensors, strict=True)
+        ]
+        on_host = buffer.device.type == "cpu"
+        host = None if on_host else torch.empty(buffer.shape, dtype=torch.uint8, pin_memory=True)
+        array: Any = (buffer if host is None else host).numpy()
+        view = memoryview(array).cast("B")
+        flats[device] = _Flat(buffer, views, spans, host, view)
+    return flats
+
+
+def _leaf(chunk: bytes | memoryview) -> bytes:
+    h = hashlib.sha256(b"\x00")
+    h.update(chunk)  # releases the GIL on large buffers
+    return h.digest()
+
+
+def data_digest(batches: Sequence[Any]) -> str:
+    return hashlib.sha256(canonical_json(list(batches))).hexdigest()
