@@ -115,228 +115,282 @@ def horizon_minutes(day: int) -> float:
 HORIZON_SPREAD = 1.4
 
 
+@dataclass
+class _World:
+    """The simulation's state, shared by the actors below: what has happened so far."""
+
+    pact: Pact
+    log: LocalLog
+    ledger: _Ledger
+    rng: random.Random
+    blobs: BlobStore
+    events: list[Event] = field(default_factory=list)
+    runs: dict[str, str] = field(default_factory=dict)  # lab → its frontier run
+    attested: dict[str, list[int]] = field(default_factory=lambda: {lab: [] for lab in LABS})
+    pause_index: int | None = None
+    pause_day: int | None = None
+    resume_day: int | None = None
+    case_index: int | None = None
+
+    def paused(self) -> bool:
+        return self.pause_index is not None and self.resume_day is None
+
+    def wound_down(self, day: int) -> bool:
+        """Honest labs stop once the grace period ends, and restart with the first
+        full reporting period after the pause is lifted."""
+        return (
+            self.pause_day is not None
+            and day > self.pause_day + 2
+            and (self.resume_day is None or day <= self.resume_day + 1)
+        )
+
+
+def _founding(w: _World) -> None:
+    """Day 0: every member adopts the pact; each lab registers a frontier run (covered)
+    and a serving run (not covered)."""
+    pact, ledger = w.pact, w.ledger
+    for m in pact.members:
+        ledger.post("pact.adopt", m.name, T0, version=pact.pact.version)
+    w.events.append(Event(0, None, f"all {len(pact.members)} members adopt pact {pact.id[:12]}…"))
+    for lab, cluster in LABS.items():
+        name = lab.split("/")[1]
+        w.runs[lab] = f"{name}-frontier-1"
+        ledger.post(
+            "run.register",
+            lab,
+            T0 + timedelta(hours=1),
+            run_id=w.runs[lab],
+            purpose="next frontier model",
+            scope_tags=["training_above_flop"],
+            planned_flop=3e25,
+            cluster=cluster,
+            model_family=f"{name}-5",
+        )
+        ledger.post(
+            "run.register",
+            lab,
+            T0 + timedelta(hours=2),
+            run_id=f"{name}-serving",
+            purpose="serving and fine-tuning for customers",
+            scope_tags=["product"],
+            planned_flop=1e23,
+            cluster=cluster,
+            model_family=f"{name}-4",
+        )
+    w.ledger.flush()
+
+
+def _labs_report_compute(w: _World, day: int, start: datetime, end: datetime) -> dict[str, float]:
+    """Labs report the day's compute (the defector under-reports during the pause);
+    returns what each cluster really used, for the meters."""
+    metered: dict[str, float] = {}
+    wound_down = w.wound_down(day)
+    for lab, cluster in LABS.items():
+        name = lab.split("/")[1]
+        train = TRAIN_HOURS[lab] * w.rng.uniform(0.95, 1.05)
+        serve = SERVE_HOURS[lab] * w.rng.uniform(0.9, 1.1)
+        if wound_down and lab != DEFECTOR:
+            train = 0.0
+        reported_train = train * UNDER_REPORT if (wound_down and lab == DEFECTOR) else train
+        if reported_train > 0:
+            w.ledger.post(
+                "compute.report",
+                lab,
+                end + timedelta(minutes=5),
+                run_id=w.runs[lab],
+                period_start=_iso(start),
+                period_end=_iso(end),
+                flop=round(reported_train * FLOP_PER_HOUR, -15),
+                accelerator_hours=round(reported_train, 1),
+            )
+        w.ledger.post(
+            "compute.report",
+            lab,
+            end + timedelta(minutes=6),
+            run_id=f"{name}-serving",
+            period_start=_iso(start),
+            period_end=_iso(end),
+            flop=round(serve * FLOP_PER_HOUR, -15),
+            accelerator_hours=round(serve, 1),
+        )
+        metered[cluster] = (train + serve) * w.rng.uniform(0.99, 1.01)
+    return metered
+
+
+def _meters_read(w: _World, metered: dict[str, float], start: datetime, end: datetime) -> None:
+    for cluster, hours in metered.items():
+        w.ledger.post(
+            "meter.reading",
+            METER_OF[cluster],
+            end + timedelta(minutes=10),
+            cluster=cluster,
+            period_start=_iso(start),
+            period_end=_iso(end),
+            accelerator_hours=round(hours, 1),
+            energy_kwh=round(hours * 0.7, 1),
+        )
+
+
+def _labs_attest(w: _World, day: int, start: datetime, end: datetime) -> None:
+    """During a pause, once wound down, every lab attests each day (the defector too)."""
+    if not (w.paused() and w.wound_down(day) and w.pause_index is not None):
+        return
+    for lab in LABS:
+        w.attested[lab].append(day)
+        w.ledger.post(
+            "pause.attest",
+            lab,
+            end + timedelta(minutes=20),
+            pause=w.pause_index,
+            period_start=_iso(start),
+            period_end=_iso(end),
+            runs_stopped=[w.runs[lab]],
+            covered_flop=0.0,
+        )
+
+
+def _monthly_evidence(w: _World, day: int, end: datetime) -> None:
+    """The evaluator measures each lab's new model's horizon; labs report the share of
+    research code AI wrote."""
+    if day % 30 != 15:
+        return
+    for lab in LABS:
+        name = lab.split("/")[1]
+        minutes = round(horizon_minutes(day) * w.rng.uniform(0.9, 1.1), 1)
+        digest = w.blobs.put(f"eval log {name} day {day}: p50 {minutes:.1f}\n".encode())
+        w.ledger.post(
+            "eval.result",
+            "evaluator/aisi",
+            end + timedelta(hours=1),
+            model=f"{name}-5-preview-d{day}",
+            suite="metr-horizon",
+            release_date=(end.date()).isoformat(),
+            metrics={
+                "p50": minutes,
+                "p50_low": round(minutes / HORIZON_SPREAD, 1),
+                "p50_high": round(minutes * HORIZON_SPREAD, 1),
+            },
+            blob=digest,
+            data_version="demo-v1",
+        )
+        w.ledger.post(
+            "indicator.report",
+            lab,
+            end + timedelta(hours=2),
+            indicator="ai_rd_share",
+            period_start=_iso(end - timedelta(days=30)),
+            period_end=_iso(end),
+            value=round(min(0.45, 0.12 + day / 600 + w.rng.uniform(-0.02, 0.02)), 3),
+        )
+
+
+def _notice_pause(w: _World, day: int, end: datetime) -> None:
+    """Everyone replays the log after new evidence: a crossed threshold pauses all."""
+    if w.pause_index is not None or day % 30 != 15:
+        return
+    state = replay(w.pact, w.log.entries(), end + timedelta(hours=3))
+    if state.active_pause is not None:
+        w.pause_index, w.pause_day = state.active_pause, day
+        p = state.pauses[-1]
+        w.events.append(
+            Event(
+                day,
+                w.pause_index,
+                f"threshold {p.threshold} crossed ({p.detail}): every member is paused",
+            )
+        )
+
+
+def _way_back(w: _World, day: int, end: datetime) -> None:
+    """A safety case on day 20 of the pause, its review on day 25, the resume votes
+    on day 31."""
+    if w.pause_index is None or w.pause_day is None or w.resume_day is not None:
+        return
+    ledger, pause = w.ledger, w.pause_index
+    if day == w.pause_day + 20:
+        digest = w.blobs.put(b"# Safety case\n\nControls, evals and monitoring...\n")
+        w.case_index = ledger.post(
+            "safety.case",
+            "lab/aurora",
+            end + timedelta(hours=3),
+            pause=pause,
+            blob=digest,
+            summary="containment, monitoring and capability evals",
+        )
+        ledger.flush()
+        w.events.append(Event(day, w.case_index, "lab/aurora files a safety case"))
+    if day == w.pause_day + 25 and w.case_index is not None:
+        i = ledger.post(
+            "safety.review",
+            "evaluator/aisi",
+            end + timedelta(hours=4),
+            pause=pause,
+            case=w.case_index,
+            verdict="accept",
+            summary="adequate for resumption under monitoring",
+        )
+        ledger.flush()
+        w.events.append(Event(day, i, "evaluator/aisi accepts the safety case"))
+    if day == w.pause_day + 31:
+        for voter in ("lab/aurora", "lab/borealis", "evaluator/aisi"):
+            ledger.post("resume.vote", voter, end + timedelta(hours=5), pause=pause)
+        ledger.flush()
+        state = replay(w.pact, w.log.entries(), end + timedelta(hours=6))
+        if state.active_pause is None:
+            w.resume_day = day
+            for lab, days_attested in w.attested.items():
+                w.events.append(_attestation_summary(day, lab, days_attested))
+            w.events.append(
+                Event(day, state.pauses[-1].ended_by, "resume quorum reached: the pause is lifted")
+            )
+
+
+def _attestation_summary(day: int, lab: str, days_attested: list[int]) -> Event:
+    if not days_attested:
+        return Event(day, None, f"{lab} never attested")
+    verdict = (
+        ", its runs stopped: compliant"
+        if lab != DEFECTOR
+        else ", while still training (the meters disagree)"
+    )
+    return Event(
+        day,
+        None,
+        f"{lab} attested {len(days_attested)} times, days "
+        f"{days_attested[0]}–{days_attested[-1]}" + verdict,
+    )
+
+
 def run_scenario(
     root: Path,
     seed: int = 7,
     days: int = 220,
     progress: Callable[[int, int], None] | None = None,
 ) -> ScenarioResult:
-    rng = random.Random(seed)
+    """The demo world, a simulated day at a time: labs, meters and an evaluator file
+    their statements through the pact's admission; the pause comes from the log."""
     ws = init_workspace(
         root / "pact", origin="demo.pausepact.dev/log", key_seed=f"demo-{seed}".encode()
     )
     pact = ws.pact()
     keys = {m.name: load_signer(ws.key_file(m.name)) for m in pact.members}
-    blobs = BlobStore(ws.blobs_dir)
-    events: list[Event] = []
     with LocalLog.open(ws.log_dir) as log:
-        ledger = _Ledger(pact, log, keys)
-        for m in pact.members:
-            ledger.post("pact.adopt", m.name, T0, version=pact.pact.version)
-        events.append(Event(0, None, f"all {len(pact.members)} members adopt pact {pact.id[:12]}…"))
-        runs = {}
-        for lab, cluster in LABS.items():
-            name = lab.split("/")[1]
-            runs[lab] = f"{name}-frontier-1"
-            ledger.post(
-                "run.register",
-                lab,
-                T0 + timedelta(hours=1),
-                run_id=runs[lab],
-                purpose="next frontier model",
-                scope_tags=["training_above_flop"],
-                planned_flop=3e25,
-                cluster=cluster,
-                model_family=f"{name}-5",
-            )
-            ledger.post(
-                "run.register",
-                lab,
-                T0 + timedelta(hours=2),
-                run_id=f"{name}-serving",
-                purpose="serving and fine-tuning for customers",
-                scope_tags=["product"],
-                planned_flop=1e23,
-                cluster=cluster,
-                model_family=f"{name}-4",
-            )
-        ledger.flush()
-
-        attested: dict[str, list[int]] = {lab: [] for lab in LABS}
-        pause_index: int | None = None
-        pause_day = resume_day = None
-        case_index = None
+        w = _World(
+            pact, log, _Ledger(pact, log, keys), random.Random(seed), BlobStore(ws.blobs_dir)
+        )
+        _founding(w)
         for day in range(1, days + 1):
             start, end = T0 + timedelta(days=day - 1), T0 + timedelta(days=day)
-            paused = pause_index is not None and resume_day is None
-            # Honest labs stop once the grace period ends, and restart with the first
-            # full reporting period after the pause is lifted.
-            wound_down = (
-                pause_day is not None
-                and day > pause_day + 2
-                and (resume_day is None or day <= resume_day + 1)
-            )
-            # --- compute: reported by labs, read by meters -----------------------
-            metered: dict[str, float] = {}
-            for lab, cluster in LABS.items():
-                name = lab.split("/")[1]
-                train = TRAIN_HOURS[lab] * rng.uniform(0.95, 1.05)
-                serve = SERVE_HOURS[lab] * rng.uniform(0.9, 1.1)
-                if wound_down and lab != DEFECTOR:
-                    train = 0.0
-                reported_train = train * UNDER_REPORT if (wound_down and lab == DEFECTOR) else train
-                if reported_train > 0:
-                    ledger.post(
-                        "compute.report",
-                        lab,
-                        end + timedelta(minutes=5),
-                        run_id=runs[lab],
-                        period_start=_iso(start),
-                        period_end=_iso(end),
-                        flop=round(reported_train * FLOP_PER_HOUR, -15),
-                        accelerator_hours=round(reported_train, 1),
-                    )
-                ledger.post(
-                    "compute.report",
-                    lab,
-                    end + timedelta(minutes=6),
-                    run_id=f"{name}-serving",
-                    period_start=_iso(start),
-                    period_end=_iso(end),
-                    flop=round(serve * FLOP_PER_HOUR, -15),
-                    accelerator_hours=round(serve, 1),
-                )
-                metered[cluster] = (train + serve) * rng.uniform(0.99, 1.01)
-            for cluster, hours in metered.items():
-                ledger.post(
-                    "meter.reading",
-                    METER_OF[cluster],
-                    end + timedelta(minutes=10),
-                    cluster=cluster,
-                    period_start=_iso(start),
-                    period_end=_iso(end),
-                    accelerator_hours=round(hours, 1),
-                    energy_kwh=round(hours * 0.7, 1),
-                )
-            # --- duties during the pause -------------------------------------------
-            if paused and wound_down and pause_index is not None:
-                for lab in LABS:
-                    attested[lab].append(day)
-                    ledger.post(
-                        "pause.attest",
-                        lab,
-                        end + timedelta(minutes=20),
-                        pause=pause_index,
-                        period_start=_iso(start),
-                        period_end=_iso(end),
-                        runs_stopped=[runs[lab]],
-                        covered_flop=0.0,
-                    )
-            # --- monthly evidence ------------------------------------------------------
-            if day % 30 == 15:
-                for lab in LABS:
-                    name = lab.split("/")[1]
-                    minutes = round(horizon_minutes(day) * rng.uniform(0.9, 1.1), 1)
-                    digest = blobs.put(f"eval log {name} day {day}: p50 {minutes:.1f}\n".encode())
-                    ledger.post(
-                        "eval.result",
-                        "evaluator/aisi",
-                        end + timedelta(hours=1),
-                        model=f"{name}-5-preview-d{day}",
-                        suite="metr-horizon",
-                        release_date=(end.date()).isoformat(),
-                        metrics={
-                            "p50": minutes,
-                            "p50_low": round(minutes / HORIZON_SPREAD, 1),
-                            "p50_high": round(minutes * HORIZON_SPREAD, 1),
-                        },
-                        blob=digest,
-                        data_version="demo-v1",
-                    )
-                    ledger.post(
-                        "indicator.report",
-                        lab,
-                        end + timedelta(hours=2),
-                        indicator="ai_rd_share",
-                        period_start=_iso(end - timedelta(days=30)),
-                        period_end=_iso(end),
-                        value=round(min(0.45, 0.12 + day / 600 + rng.uniform(-0.02, 0.02)), 3),
-                    )
-            ledger.flush()
-            if pause_index is None and day % 30 == 15:
-                state = replay(pact, log.entries(), end + timedelta(hours=3))
-                if state.active_pause is not None:
-                    pause_index, pause_day = state.active_pause, day
-                    p = state.pauses[-1]
-                    events.append(
-                        Event(
-                            day,
-                            pause_index,
-                            f"threshold {p.threshold} crossed ({p.detail}): every member is paused",
-                        )
-                    )
-            # --- the way back ------------------------------------------------------------
-            if pause_index is not None and pause_day is not None and resume_day is None:
-                if day == pause_day + 20:
-                    digest = blobs.put(b"# Safety case\n\nControls, evals and monitoring...\n")
-                    case_index = ledger.post(
-                        "safety.case",
-                        "lab/aurora",
-                        end + timedelta(hours=3),
-                        pause=pause_index,
-                        blob=digest,
-                        summary="containment, monitoring and capability evals",
-                    )
-                    ledger.flush()
-                    events.append(Event(day, case_index, "lab/aurora files a safety case"))
-                if day == pause_day + 25 and case_index is not None:
-                    i = ledger.post(
-                        "safety.review",
-                        "evaluator/aisi",
-                        end + timedelta(hours=4),
-                        pause=pause_index,
-                        case=case_index,
-                        verdict="accept",
-                        summary="adequate for resumption under monitoring",
-                    )
-                    ledger.flush()
-                    events.append(Event(day, i, "evaluator/aisi accepts the safety case"))
-                if day == pause_day + 31:
-                    for voter in ("lab/aurora", "lab/borealis", "evaluator/aisi"):
-                        i = ledger.post(
-                            "resume.vote", voter, end + timedelta(hours=5), pause=pause_index
-                        )
-                    ledger.flush()
-                    state = replay(pact, log.entries(), end + timedelta(hours=6))
-                    if state.active_pause is None:
-                        resume_day = day
-                        for lab, days_attested in attested.items():
-                            honest = lab != DEFECTOR
-                            events.append(
-                                Event(
-                                    day,
-                                    None,
-                                    f"{lab} attested {len(days_attested)} times, days "
-                                    f"{days_attested[0]}–{days_attested[-1]}"
-                                    + (
-                                        ", its runs stopped: compliant"
-                                        if honest
-                                        else ", while still training (the meters disagree)"
-                                    ),
-                                )
-                                if days_attested
-                                else Event(day, None, f"{lab} never attested")
-                            )
-                        events.append(
-                            Event(
-                                day,
-                                state.pauses[-1].ended_by,
-                                "resume quorum reached: the pause is lifted",
-                            )
-                        )
+            metered = _labs_report_compute(w, day, start, end)
+            _meters_read(w, metered, start, end)
+            _labs_attest(w, day, start, end)
+            _monthly_evidence(w, day, end)
+            w.ledger.flush()
+            _notice_pause(w, day, end)
+            _way_back(w, day, end)
             if progress:
                 progress(day, days)
-        ledger.flush()
+        w.ledger.flush()
         checkpoint = log.checkpoint()
     finish = T0 + timedelta(days=days, hours=12)
     report = audit_log(ws.log_dir, pact, finish, root / "trusted.json")
@@ -346,11 +400,11 @@ def run_scenario(
         pact,
         report.state,
         report,
-        events,
+        w.events,
         report_file,
         finish,
         checkpoint,
-        {lab: len(d) for lab, d in attested.items()},
+        {lab: len(d) for lab, d in w.attested.items()},
     )
     report_file.write_text(render_report(result))
     return result
