@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 import rfc8785
 
@@ -26,6 +26,24 @@ ViolationKind = Literal[
     "compute_during_pause",
     "compute_unaccounted",
 ]
+
+
+class ThresholdStatus(TypedDict):
+    """A threshold's latest estimate; ``bound`` only where the estimator has one."""
+
+    value: float | None
+    crossed: bool
+    detail: str
+    bound: NotRequired[float]
+
+
+class Amendment(TypedDict):
+    """A proposed amendment (``pact.amend``) and its approvals so far."""
+
+    index: int
+    new_pact: str
+    approvals: list[str]
+    approved: bool
 
 
 @dataclass
@@ -97,10 +115,10 @@ class State:
     violations: list[Violation] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     triggers: list[TriggerClaim] = field(default_factory=list)
-    thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    thresholds: dict[str, ThresholdStatus] = field(default_factory=dict)
     duties: list[Duty] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)
-    amendments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    amendments: dict[str, Amendment] = field(default_factory=dict)
     applied: int = 0
     future: int = 0
 

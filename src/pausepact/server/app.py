@@ -54,7 +54,7 @@ def create_app(
         pub = node.published()
         return (
             node.log.size,
-            pub[0] if pub else 0,
+            pub.size if pub else 0,
             node.last_publish,
             node.publisher.witness_states(),
         )

@@ -27,6 +27,7 @@ from ..pact.admission import (
     KeyTracker,
 )
 from ..statements.blobs import BlobStore
+from ..store.base import StoredCheckpoint
 from ..store.checked import CheckedStore
 from ..store.local import LocalLog
 from ..store.log_api import LogAPI
@@ -141,7 +142,7 @@ class Node:
         self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
-        self._pub_cache: tuple[float, tuple[int, str] | None] | None = None
+        self._pub_cache: tuple[float, StoredCheckpoint | None] | None = None
         self.last_publish: float | None = None  # monotonic time of this process's last one
         self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         self._thread.start()
@@ -220,7 +221,7 @@ class Node:
             return None  # on PostgreSQL only the sequencer signs and publishes
         try:
             current = self.publisher.published()
-            if current is not None and current[0] >= self.log.size:
+            if current is not None and current.size >= self.log.size:
                 return None
             result = self.publisher.publish()
         except Exception as exc:  # a witness or disk problem must not kill the loop
@@ -235,7 +236,7 @@ class Node:
             self._published.notify_all()
         return result
 
-    def published(self) -> tuple[int, str] | None:
+    def published(self) -> StoredCheckpoint | None:
         """The latest published (size, checkpoint), read at most every 0.1 s: reads of
         tiles and proofs must not each query the store. Publishing here refreshes it."""
         now = time.monotonic()
@@ -246,14 +247,14 @@ class Node:
         self._pub_cache = (now, value)
         return value
 
-    def wait_published(self, index: int, timeout: float) -> tuple[int, str] | None:
+    def wait_published(self, index: int, timeout: float) -> StoredCheckpoint | None:
         """Block until a published checkpoint covers ``index`` (or the timeout)."""
         deadline = time.monotonic() + timeout
         self._wake.set()
         with self._published:
             while True:
                 cur = self.published()
-                if cur is not None and cur[0] > index:
+                if cur is not None and cur.size > index:
                     return cur
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -261,7 +262,7 @@ class Node:
                 self._published.wait(min(left, 0.5))
                 self._wake.set()
 
-    def proof(self, index: int, published: tuple[int, str]) -> TlogProof:
+    def proof(self, index: int, published: StoredCheckpoint) -> TlogProof:
         size, note = published
         return TlogProof(index, tuple(self.reader.inclusion_proof(index, size)), note)
 
@@ -275,7 +276,7 @@ class Node:
         gets :class:`BusyError` (503) instead of a second core — so a stream of distinct
         ``as_of`` values costs at most one core, never the server."""
         pub = self.published()
-        size = pub[0] if pub else 0
+        size = pub.size if pub else 0
         with self._state_lock:
             if size > len(self._entries):
                 self._entries.extend(self.log.entries(len(self._entries), size))

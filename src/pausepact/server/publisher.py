@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from ..store.base import StoredCheckpoint
 from ..store.log_api import LogAPI
 from ..tlog.errors import TlogError
 from ..tlog.trust import LogTrust
@@ -115,7 +116,7 @@ class Publisher:
         )
         return f"witness quorum {self.quorum} not met ({up} of {len(self.witnesses)} up; {names})"
 
-    def published(self) -> tuple[int, str] | None:
+    def published(self) -> StoredCheckpoint | None:
         return self.log.store.latest_checkpoint()
 
     def publish(self) -> PublishResult:
@@ -123,8 +124,8 @@ class Publisher:
         with self._lock:
             size, note = self.log.sign_checkpoint()
             current = self.published()
-            if current is not None and current[0] >= size:
-                return PublishResult(current[0], current[1])
+            if current is not None and current.size >= size:
+                return PublishResult(current.size, current.note)
             lines: list[str] = []
             errors: dict[str, str] = {}
             now = time.monotonic()

@@ -33,7 +33,7 @@ def read_router(node: Node) -> APIRouter:
         pub = node.published()
         if pub is None:
             return error(404, "no_checkpoint", "nothing has been published yet")
-        return PlainTextResponse(pub[1], headers={"Cache-Control": "no-cache"})
+        return PlainTextResponse(pub.note, headers={"Cache-Control": "no-cache"})
 
     @router.get(
         "/tile/{path:path}",
@@ -49,7 +49,7 @@ def read_router(node: Node) -> APIRouter:
         except TlogError as exc:
             return error(404, "not_a_tile", str(exc))
         pub = node.published()
-        size = pub[0] if pub else 0
+        size = pub.size if pub else 0
         level = 0 if ref.level is None else ref.level
         if ref.index * TILE_WIDTH + ref.width > size >> (TILE_HEIGHT * level):
             return error(404, "no_tile", f"no such tile in the published tree (size {size})")
@@ -71,7 +71,7 @@ def read_router(node: Node) -> APIRouter:
             vkey=node.log.vkey,
             pact=node.pact.id,
             size=node.log.size,
-            published_size=pub[0] if pub else 0,
+            published_size=pub.size if pub else 0,
             witness_quorum=node.pact.pact.witness_quorum,
             sequencer=bool(getattr(node.log, "is_sequencer", True)),
             witnesses=[WitnessState(**w) for w in node.publisher.witness_states()],  # type: ignore[arg-type]
@@ -79,7 +79,7 @@ def read_router(node: Node) -> APIRouter:
 
     def _published_size() -> int:
         pub = node.published()
-        return pub[0] if pub else 0
+        return pub.size if pub else 0
 
     @router.get("/v1/proof/inclusion", response_model=ProofResult, responses=ERRORS)
     def inclusion(index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]) -> Any:

@@ -23,9 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import PausepactError, UnavailableError
+
+
+class StoredCheckpoint(NamedTuple):
+    """A checkpoint note as stored, with the tree size it covers."""
+
+    size: int
+    note: str
 
 
 class StoreError(PausepactError):
@@ -115,9 +122,9 @@ class LogStore(Protocol):
     def save_checkpoint(self, size: int, note: str) -> None:
         """Durably remember a signed checkpoint (first one per size wins)."""
 
-    def latest_checkpoint(self) -> tuple[int, str] | None: ...
+    def latest_checkpoint(self) -> StoredCheckpoint | None: ...
 
-    def checkpoints(self) -> Iterator[tuple[int, str]]:
+    def checkpoints(self) -> Iterator[StoredCheckpoint]:
         """Every remembered checkpoint, by increasing size."""
 
     def get_meta(self, key: str) -> str | None: ...

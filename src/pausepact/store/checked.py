@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from ..tlog.merkle import HASH_SIZE
 from ..tlog.tiles import TILE_WIDTH
-from .base import Batch, LogStore
+from .base import Batch, LogStore, StoredCheckpoint
 from .reader import ROW_STRIDE
 from .repair import TreeCorruptError, fold, leaf_hashes
 
@@ -89,10 +89,10 @@ class CheckedStore:
     def read_bundle(self, index: int) -> bytes | None:
         return self.store.read_bundle(index)
 
-    def latest_checkpoint(self) -> tuple[int, str] | None:
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.store.latest_checkpoint()
 
-    def checkpoints(self) -> Iterator[tuple[int, str]]:
+    def checkpoints(self) -> Iterator[StoredCheckpoint]:
         return self.store.checkpoints()
 
     def get_meta(self, key: str) -> str | None:

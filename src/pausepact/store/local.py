@@ -89,7 +89,7 @@ class LocalLog(LogAPI):
             if not readonly:
                 signer = parse_signer_key((directory / KEY_FILE).read_text())
                 latest = self.store.latest_checkpoint()
-                refuse_rolled_back(self.store.size(), latest[0] if latest else None)
+                refuse_rolled_back(self.store.size(), latest.size if latest else None)
                 self._index = self._open_index(directory / INDEX_FILE)
                 self._sequencer = Sequencer(
                     self.store, self._index, origin, signer, reader=self.reader

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from ..tlog.checkpoint import Checkpoint
 from ..tlog.keys import NoteVerifier
 from ..tlog.note import parse_note
-from .base import LogStore
+from .base import LogStore, StoredCheckpoint
 from .reader import TreeReader
 from .sequencer import Sequencer
 
@@ -37,7 +37,7 @@ class LogAPI:
         raise NotImplementedError
 
     # --- checkpoints -------------------------------------------------------------
-    def sign_checkpoint(self) -> tuple[int, str]:
+    def sign_checkpoint(self) -> StoredCheckpoint:
         """A signed checkpoint over every durable entry, *not* stored: witnesses
         cosign it, then :meth:`publish` stores it."""
         return self._writer().sign_checkpoint()
@@ -58,9 +58,9 @@ class LogAPI:
 
     def latest_checkpoint(self) -> str | None:
         latest = self.store.latest_checkpoint()
-        return None if latest is None else latest[1]
+        return None if latest is None else latest.note
 
-    def checkpoints(self) -> Iterable[tuple[int, str]]:
+    def checkpoints(self) -> Iterable[StoredCheckpoint]:
         return self.store.checkpoints()
 
     def root(self, size: int | None = None) -> bytes:

@@ -57,7 +57,7 @@ class PostgresLog(LogAPI):
             raise StoreError(f"schema {self.schema} holds another log")
         latest = self.store.latest_checkpoint()
         try:
-            refuse_rolled_back(self.store.size(), latest[0] if latest else None)
+            refuse_rolled_back(self.store.size(), latest.size if latest else None)
         except StoreError:
             self.pool.close()
             raise

@@ -38,6 +38,7 @@ from .base import (
     DatabaseUnavailableError,
     NotSequencedError,
     SequencingConflictError,
+    StoredCheckpoint,
     StoreError,
 )
 
@@ -239,23 +240,23 @@ class PostgresStore:
             )
 
     @_reconnecting
-    def latest_checkpoint(self) -> tuple[int, str] | None:
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
         with self.pool.connection() as conn:
             row = conn.execute(
                 f"SELECT size, note FROM {self.s}.checkpoints ORDER BY size DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return None if row is None else StoredCheckpoint(int(row[0]), str(row[1]))
 
-    def checkpoints(self) -> Iterator[tuple[int, str]]:
+    def checkpoints(self) -> Iterator[StoredCheckpoint]:
         return iter(self._checkpoints())
 
     @_reconnecting
-    def _checkpoints(self) -> list[tuple[int, str]]:
+    def _checkpoints(self) -> list[StoredCheckpoint]:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT size, note FROM {self.s}.checkpoints ORDER BY size"
             ).fetchall()
-        return [(int(size), str(note)) for size, note in rows]
+        return [StoredCheckpoint(int(size), str(note)) for size, note in rows]
 
     def close(self) -> None:
         """The pool belongs to the caller."""

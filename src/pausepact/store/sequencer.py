@@ -34,6 +34,7 @@ from .base import (
     LeafIndex,
     LogRolledBackError,
     LogStore,
+    StoredCheckpoint,
     StoreError,
 )
 from .reader import ROW_STRIDE, TreeReader
@@ -214,8 +215,8 @@ class Sequencer:
         return the checked size. Called with the commit lock held."""
         size = self.store.size()
         latest = self.store.latest_checkpoint()
-        signed = signed_root(latest[1]) if latest is not None else None
-        refuse_rolled_back(size, latest[0] if latest is not None else None)
+        signed = signed_root(latest.note) if latest is not None else None
+        refuse_rolled_back(size, latest.size if latest is not None else None)
         fresh = self._verified is None
         since = self._verified if self._verified is not None else (signed[0] if signed else 0)
         problem = check_edge(self.store, size, min(since, size), signed, whole_edge=fresh)
@@ -519,8 +520,8 @@ class Sequencer:
         with self._commit_lock:
             size = self.store.size()
             latest = self.store.latest_checkpoint()
-            if latest is not None and latest[0] == size:
-                return latest[1]
+            if latest is not None and latest.size == size:
+                return latest.note
             note = Checkpoint(self.origin, size, self._checked_root(size)).sign(self.signer)
             self.publish(size, note)
             return note
@@ -539,12 +540,13 @@ class Sequencer:
             self.publish(size, note)
             return note
 
-    def sign_checkpoint(self) -> tuple[int, str]:
+    def sign_checkpoint(self) -> StoredCheckpoint:
         """Sign a checkpoint over the committed tree without storing it: a server
         first has it cosigned by witnesses, then :meth:`publish`es the cosigned note."""
         with self._commit_lock:
             size = self._check()
-            return size, Checkpoint(self.origin, size, self._rows.root(size)).sign(self.signer)
+            note = Checkpoint(self.origin, size, self._rows.root(size)).sign(self.signer)
+            return StoredCheckpoint(size, note)
 
     def publish(self, size: int, note: str) -> None:
         """Make a checkpoint durable (with any witness cosignatures it carries)."""

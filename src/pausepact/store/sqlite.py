@@ -13,7 +13,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .base import Batch, DatabaseUnavailableError, SequencingConflictError, StorageFullError
+from .base import (
+    Batch,
+    DatabaseUnavailableError,
+    SequencingConflictError,
+    StorageFullError,
+    StoredCheckpoint,
+)
 
 SCHEMA_VERSION = "1"
 PAGE_SIZE = 4096
@@ -151,18 +157,18 @@ class SQLiteStore:
                 _raise_storage(exc)
                 raise
 
-    def latest_checkpoint(self) -> tuple[int, str] | None:
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
             ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return None if row is None else StoredCheckpoint(int(row[0]), str(row[1]))
 
-    def checkpoints(self) -> Iterator[tuple[int, str]]:
+    def checkpoints(self) -> Iterator[StoredCheckpoint]:
         with self._lock:
             rows = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
         for size, note in rows:
-            yield int(size), str(note)
+            yield StoredCheckpoint(int(size), str(note))
 
     def close(self) -> None:
         with self._lock:
