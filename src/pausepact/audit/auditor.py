@@ -29,12 +29,8 @@ from typing import Any
 from ..errors import VerificationError
 from ..follow import Follower, HttpSource, LocalSource, LogSource, witness_checkpoint
 from ..pact import Pact, State, replay
-from ..statements.dsse import keyid_of
-from ..tlog import merkle
-from ..tlog.checkpoint import Checkpoint, VerifiedCheckpoint
-from ..tlog.errors import TlogError
-from ..tlog.keys import parse_verifier_key
-from ..tlog.tiles import TILE_WIDTH
+from ..statements import keyid_of
+from ..tlog import TILE_WIDTH, Checkpoint, TlogError, VerifiedCheckpoint, merkle, parse_verifier_key
 from .signatures import verify_signatures
 from .trusted import read_trusted, write_trusted
 

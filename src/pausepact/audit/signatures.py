@@ -14,9 +14,8 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from ..statements.dsse import Envelope, pae
-from ..statements.errors import MalformedEnvelopeError
-from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..statements import Envelope, MalformedEnvelopeError, pae
+from ..tlog import NoteVerifier, parse_verifier_key
 
 CHUNK = 2000
 

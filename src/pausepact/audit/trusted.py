@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PausepactError
-from ..tlog.checkpoint import Checkpoint
+from ..tlog import Checkpoint
 
 
 class TrustedFileError(PausepactError, ValueError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..statements.blobs import BlobError, BlobStore
+from ..statements import BlobError, BlobStore
 from .common import emit_json, fail_input, input_errors
 from .pact_cmd import is_url, open_workspace, pact_option, url_pact
 
@@ -58,8 +58,7 @@ def put_cmd(
     if is_url(target):
         import httpx
 
-        from ..statements.blob_auth import upload_headers
-        from ..statements.keyfiles import load_signer
+        from ..statements import load_signer, upload_headers
 
         if key_file is None:
             fail_input("a server upload is signed by a member: give the key file with --key")

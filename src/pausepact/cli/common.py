@@ -28,15 +28,8 @@ import click
 from rich.console import Console
 
 from ..errors import PausepactError, UnavailableError, VerificationError
-from ..store.base import (
-    EntryTooLargeError,
-    LogExistsError,
-    LogLockedError,
-    LogNotFoundError,
-    StoreError,
-)
-from ..tlog.errors import InvalidKeyError, TlogError
-from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..store import EntryTooLargeError, LogExistsError, LogLockedError, LogNotFoundError, StoreError
+from ..tlog import InvalidKeyError, NoteVerifier, TlogError, parse_verifier_key
 
 EXIT_OK = 0
 EXIT_INVALID = 1

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..sim.scenario import run_scenario
+from ..sim import run_scenario
 from .common import emit_json, fresh_demo_dir, input_errors
 
 

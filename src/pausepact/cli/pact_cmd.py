@@ -22,7 +22,7 @@ from ..pact import (
     load_pact,
     replay,
 )
-from ..store.local import LocalLog
+from ..store import LocalLog
 from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
 

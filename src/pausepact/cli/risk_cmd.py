@@ -18,17 +18,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..pact import Pact, PactError, load_pact
-from ..pact.estimators import Observation
+from ..pact import Observation, Pact, PactError, load_pact
 from ..pact.estimators import get as get_estimator
+from ..risk import (
+    Bounds,
+    Evidence,
+    ModelPoint,
+    RiskError,
+    Trend,
+    TrendOptions,
+    fit_trend,
+    load,
+    progress_ratio,
+    project,
+    select,
+)
 from ..risk import horizons as hz
-from ..risk.errors import RiskError
-from ..risk.evidence import Evidence, load
 from ..risk.inspect_logs import InspectOptions
 from ..risk.readers import HORIZONS_KIND, RunOptions, read_release_dates
-from ..risk.records import Bounds, ModelPoint
 from ..risk.rng import F64, seed_from
-from ..risk.trend import Trend, TrendOptions, fit_trend, progress_ratio, project, select
 from .common import EXIT_INVALID, emit_json, fail_input
 
 P = ParamSpec("P")

@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import CosignatureSigner, parse_verifier_key
+from ..tlog import CosignatureSigner, InvalidKeyError, parse_verifier_key
 from .common import fail_input, input_errors
 
 
@@ -275,9 +274,9 @@ def witness_serve(
 ) -> None:
     """Serve POST /add-checkpoint for the given logs (c2sp.org/tlog-witness)."""
     from ..server.witness_app import create_witness_app
-    from ..statements.keyfiles import load_signer
-    from ..store.witness_state import SQLiteWitnessState
-    from ..tlog.witness import Witness
+    from ..statements import load_signer
+    from ..store import SQLiteWitnessState
+    from ..tlog import Witness
 
     signer = load_signer(Path(key_file))
     if not isinstance(signer, CosignatureSigner):

@@ -14,14 +14,13 @@ import click
 from ..statements import (
     STATEMENT_TYPES,
     StatementError,
+    default_key_path,
     load_signer,
     open_statement,
     sign_statement,
     write_key_pair,
 )
-from ..statements.keyfiles import default_key_path
-from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import ALG_COSIGNATURE_V1, ALG_ED25519, generate_signer, is_valid_name
+from ..tlog import ALG_COSIGNATURE_V1, ALG_ED25519, InvalidKeyError, generate_signer, is_valid_name
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, load_vkeys, read_input
 
 

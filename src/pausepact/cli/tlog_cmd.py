@@ -7,13 +7,20 @@ from pathlib import Path
 
 import click
 
-from ..store.local import LocalLog
-from ..tlog import merkle
-from ..tlog.checkpoint import Checkpoint
-from ..tlog.errors import InvalidProofError, MalformedNoteError, TlogError, UnverifiedNoteError
-from ..tlog.note import open_note, parse_note
-from ..tlog.proof_file import TlogProof, verify_tlog_proof
-from ..tlog.tiles import MAX_ENTRY_SIZE
+from ..store import LocalLog
+from ..tlog import (
+    MAX_ENTRY_SIZE,
+    Checkpoint,
+    InvalidProofError,
+    MalformedNoteError,
+    TlogError,
+    TlogProof,
+    UnverifiedNoteError,
+    merkle,
+    open_note,
+    parse_note,
+    verify_tlog_proof,
+)
 from .common import (
     EXIT_INVALID,
     b64,

@@ -13,12 +13,16 @@ import click
 from rich.console import Console
 from rich.progress import Progress
 
-from ..store.local import LocalLog
-from ..tlog import merkle
-from ..tlog.checkpoint import Checkpoint, open_checkpoint
-from ..tlog.keys import parse_verifier_key
-from ..tlog.note import parse_note
-from ..tlog.proof_file import TlogProof, verify_tlog_proof
+from ..store import LocalLog
+from ..tlog import (
+    Checkpoint,
+    TlogProof,
+    merkle,
+    open_checkpoint,
+    parse_note,
+    parse_verifier_key,
+    verify_tlog_proof,
+)
 from .common import b64, emit_json, fresh_demo_dir, input_errors
 
 

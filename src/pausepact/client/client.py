@@ -28,12 +28,8 @@ import httpx
 from ..errors import UnavailableError, VerificationError
 from ..follow import Follower, HttpSource
 from ..pact import IncrementalReplay, Pact, State
-from ..statements.dsse import Envelope
-from ..statements.errors import StatementError
-from ..tlog import merkle
-from ..tlog.checkpoint import VerifiedCheckpoint
-from ..tlog.errors import TlogError
-from ..tlog.proof_file import TlogProof
+from ..statements import Envelope, StatementError
+from ..tlog import TlogError, TlogProof, VerifiedCheckpoint, merkle
 
 #: the server could not be reached or refused the request (an :class:`UnavailableError`)
 ClientError = UnavailableError

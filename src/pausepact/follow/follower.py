@@ -12,10 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import VerificationError
-from ..tlog import merkle
-from ..tlog.checkpoint import VerifiedCheckpoint
-from ..tlog.errors import TlogError
-from ..tlog.trust import LogTrust
+from ..tlog import LogTrust, TlogError, VerifiedCheckpoint, merkle
 from .source import LogSource
 from .tree import RecomputedTree
 

@@ -25,10 +25,8 @@ from typing import Protocol, TypeVar
 import httpx
 
 from ..errors import UnavailableError, VerificationError
-from ..store.base import DatabaseUnavailableError, StoreError
-from ..store.local import LocalLog
-from ..tlog.errors import TlogError
-from ..tlog.tiles import TILE_WIDTH, decode_bundle, entries_path
+from ..store import DatabaseUnavailableError, LocalLog, StoreError
+from ..tlog import TILE_WIDTH, TlogError, decode_bundle, entries_path
 
 MAX_CHECKPOINT_BYTES = 1 << 16
 MAX_BUNDLE_BYTES = TILE_WIDTH * (0xFFFF + 2)

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..tlog import merkle
-from ..tlog.merkle import node_hash
+from ..tlog import merkle, node_hash
 
 #: hash rows are kept for every ROW_STRIDE-th level (0, 4, 8, …), as the store does
 ROW_STRIDE = 4

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 
 from ..client import Client, ClientError, VerificationError
 from ..pact import Pact, State
+from ..statements import format_time as _iso
 from ..statements import sign_statement
-from ..statements.schemas import format_time as _iso
-from ..tlog.keys import Ed25519Signer
+from ..tlog import Ed25519Signer
 from .decision import Decision, PausedError
 from .meter import ComputeMeter
 

@@ -3,8 +3,19 @@
 (:mod:`.state`), the rules judged over the whole log (:mod:`.judgements`) and the
 threshold estimators (:mod:`.estimators`)."""
 
-from .admission import MAX_BATCH, MAX_ENVELOPE_BYTES, Admission, AdmissionError, Admitted
+from .admission import (
+    MAX_BATCH,
+    MAX_ENVELOPE_BYTES,
+    Admission,
+    AdmissionError,
+    Admitted,
+    KeyTracker,
+    RefusalKind,
+    Refused,
+    check_envelopes,
+)
 from .errors import PactError
+from .estimates import Estimate, Observation
 from .policy import Member, Pact, PauseRules, Threshold, load_pact, parse_pact, quorum_met
 from .replay import IncrementalReplay, backwards_reason, order_slack, replay
 from .state import Duty, Pause, PauseCause, Phase, Rejected, Run, State, Violation, ViolationKind
@@ -16,14 +27,19 @@ __all__ = [
     "AdmissionError",
     "Admitted",
     "Duty",
+    "Estimate",
     "IncrementalReplay",
+    "KeyTracker",
     "Member",
+    "Observation",
     "Pact",
     "PactError",
     "Pause",
     "PauseCause",
     "PauseRules",
     "Phase",
+    "RefusalKind",
+    "Refused",
     "Rejected",
     "Run",
     "State",
@@ -31,6 +47,7 @@ __all__ = [
     "Violation",
     "ViolationKind",
     "backwards_reason",
+    "check_envelopes",
     "load_pact",
     "order_slack",
     "parse_pact",

@@ -28,7 +28,7 @@ from typing import Literal, Protocol
 
 from ..errors import PausepactError
 from ..statements import StatementError, TrustedKeys, open_statement
-from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..tlog import NoteVerifier, parse_verifier_key
 from .policy import Pact
 from .replay import KeyRing, backwards_reason, order_slack
 

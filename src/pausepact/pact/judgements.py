@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from ..statements.schemas import ComputeReport, MeterReading, PauseAttest, parse_time
-from ..statements.schemas import format_time as _iso
+from ..statements import ComputeReport, MeterReading, PauseAttest, parse_time
+from ..statements import format_time as _iso
 from .policy import Pact
 from .state import Duty, Pause, Run, Violation, ViolationKind
 

@@ -28,10 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from ..statements.schemas import Ident, MemberName, Tag
-from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import parse_verifier_key
-from ..tlog.trust import LogTrust
+from ..statements import Ident, MemberName, Tag
+from ..tlog import InvalidKeyError, LogTrust, parse_verifier_key
 from . import estimator_names as estimators
 from .errors import PactError
 from .locate import locate

@@ -32,8 +32,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..statements import StatementError, TrustedKeys, open_statement
-from ..statements.schemas import (
+from ..statements import (
     STATEMENT_TYPES,
     ComputeReport,
     EvalResult,
@@ -50,11 +49,13 @@ from ..statements.schemas import (
     RunRegister,
     SafetyCase,
     SafetyReview,
+    StatementError,
+    TrustedKeys,
+    open_statement,
     parse_time,
 )
-from ..statements.schemas import format_time as _iso
-from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import NoteVerifier, parse_verifier_key
+from ..statements import format_time as _iso
+from ..tlog import InvalidKeyError, NoteVerifier, parse_verifier_key
 from . import estimators, judgements
 from .estimators import Observation
 from .judgements import AttestRow, ReadingRow, ReportRow

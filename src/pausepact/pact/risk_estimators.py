@@ -18,10 +18,18 @@ import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from ..risk.errors import InsufficientDataError
-from ..risk.records import Bounds, ModelPoint
+from ..risk import (
+    Bounds,
+    InsufficientDataError,
+    ModelPoint,
+    Trend,
+    TrendOptions,
+    fit_trend,
+    progress_ratio,
+    project,
+    select,
+)
 from ..risk.rng import seed_from
-from ..risk.trend import Trend, TrendOptions, fit_trend, progress_ratio, project, select
 from .estimates import Estimate, Observation
 from .policy import Threshold
 

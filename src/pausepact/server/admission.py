@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
 
-from ..pact.admission import Admitted, Refused, check_envelopes
+from ..pact import Admitted, Refused, check_envelopes
 
 PARALLEL_FROM = 64
 

@@ -14,9 +14,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..statements.blob_auth import SIGNATURE_HEADER, SIGNER_HEADER, TIME_HEADER, upload_message
-from ..statements.blobs import BlobError
-from ..statements.schemas import parse_time
+from ..statements import (
+    SIGNATURE_HEADER,
+    SIGNER_HEADER,
+    TIME_HEADER,
+    BlobError,
+    parse_time,
+    upload_message,
+)
 from .errors import ERRORS, ErrorBody, error
 from .models import BlobResult
 from .node import Node

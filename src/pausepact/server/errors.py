@@ -17,8 +17,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import PausepactError
-from ..pact.admission import AdmissionError, RefusalKind
-from ..store.base import EntryTooLargeError, NotSequencedError, StoreError
+from ..pact import AdmissionError, RefusalKind
+from ..store import EntryTooLargeError, NotSequencedError, StoreError
 from .node import BusyError, RateLimitedError
 
 

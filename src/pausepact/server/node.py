@@ -19,22 +19,19 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PausepactError
-from ..pact import IncrementalReplay, Pact, State, replay
-from ..pact.admission import (
+from ..pact import (
     Admission,
     AdmissionError,
     Admitted,
+    IncrementalReplay,
     KeyTracker,
+    Pact,
+    State,
+    replay,
 )
-from ..statements.blobs import BlobStore
-from ..store.base import StoredCheckpoint
-from ..store.checked import CheckedStore
-from ..store.local import LocalLog
-from ..store.log_api import LogAPI
-from ..store.reader import TreeReader
-from ..tlog import merkle
-from ..tlog.keys import parse_signer_key
-from ..tlog.proof_file import TlogProof
+from ..statements import BlobStore
+from ..store import CheckedStore, LocalLog, LogAPI, StoredCheckpoint, TreeReader
+from ..tlog import TlogProof, merkle, parse_signer_key
 from ..workspace import Workspace
 from .admission import AdmissionPool
 from .blob_quota import BlobQuota

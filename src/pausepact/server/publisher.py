@@ -21,11 +21,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..store.base import StoredCheckpoint
-from ..store.log_api import LogAPI
-from ..tlog.errors import TlogError
-from ..tlog.trust import LogTrust
-from ..tlog.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest
+from ..store import LogAPI, StoredCheckpoint
+from ..tlog import SIZE_CONTENT_TYPE, AddCheckpointRequest, LogTrust, TlogError
 
 log = logging.getLogger("pausepact.publisher")
 MAX_COSIGNATURE_BYTES = 4096

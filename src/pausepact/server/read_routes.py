@@ -10,8 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from ..tlog.errors import TlogError
-from ..tlog.tiles import TILE_HEIGHT, TILE_WIDTH, first_entries, parse_tile_path
+from ..tlog import TILE_HEIGHT, TILE_WIDTH, TlogError, first_entries, parse_tile_path
 from .errors import ERRORS, error
 from .models import EntriesResult, LogInfo, ProofResult, WitnessState
 from .node import Node

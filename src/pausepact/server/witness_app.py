@@ -16,8 +16,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ..store.witness_state import SQLiteWitnessState
-from ..tlog.witness import MAX_REQUEST_BYTES, Witness, WitnessError
+from ..store import SQLiteWitnessState
+from ..tlog import MAX_REQUEST_BYTES, Witness, WitnessError
 
 TEXT: dict[str, Any] = {"content": {"text/plain": {}}}
 

@@ -30,9 +30,9 @@ from typing import Any
 from ..audit import AuditReport, audit_log
 from ..pact import Admission, Admitted, Pact, State, replay
 from ..statements import BlobStore, load_signer, sign_statement
-from ..statements.schemas import format_time as _iso
-from ..store.local import LocalLog
-from ..tlog.keys import Ed25519Signer
+from ..statements import format_time as _iso
+from ..store import LocalLog
+from ..tlog import Ed25519Signer
 from ..workspace import Workspace, init_workspace
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-from ..tlog.keys import Ed25519Signer
+from ..tlog import Ed25519Signer
 from .schemas import format_time
 
 SIGNER_HEADER = "Pausepact-Signer"

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..tlog.keys import Ed25519Signer, NoteVerifier
+from ..tlog import Ed25519Signer, NoteVerifier
 from .canonical import dumps_strings
 from .errors import InvalidSignatureError, MalformedEnvelopeError
 

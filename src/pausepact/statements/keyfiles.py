@@ -6,8 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from ..tlog.errors import InvalidKeyError
-from ..tlog.keys import Ed25519Signer, generate_signer, parse_signer_key
+from ..tlog import Ed25519Signer, InvalidKeyError, generate_signer, parse_signer_key
 
 
 def default_key_path(name: str) -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 import rfc8785
 from pydantic import ValidationError
 
-from ..tlog.keys import Ed25519Signer, NoteVerifier
+from ..tlog import Ed25519Signer, NoteVerifier
 from .canonical import dumps_known, loads_canonical
 from .dsse import Envelope, keyid_of, sign_envelope, verify_envelope
 from .errors import (

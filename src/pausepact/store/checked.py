@@ -14,8 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from ..tlog.merkle import HASH_SIZE
-from ..tlog.tiles import TILE_WIDTH
+from ..tlog import HASH_SIZE, TILE_WIDTH
 from .base import Batch, LogStore, StoredCheckpoint
 from .reader import ROW_STRIDE
 from .repair import TreeCorruptError, fold, leaf_hashes

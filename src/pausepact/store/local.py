@@ -22,18 +22,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ..tlog.checkpoint import Checkpoint
-from ..tlog.keys import (
+from ..tlog import (
+    TILE_HEIGHT,
+    Checkpoint,
     Ed25519Signer,
     NoteVerifier,
+    TlogProof,
+    bundles_for_size,
+    first_entries,
     generate_signer,
     is_valid_name,
+    parse_note,
     parse_signer_key,
     parse_verifier_key,
+    tiles_for_size,
 )
-from ..tlog.note import parse_note
-from ..tlog.proof_file import TlogProof
-from ..tlog.tiles import TILE_HEIGHT, bundles_for_size, first_entries, tiles_for_size
 from .base import LogExistsError, LogLockedError, LogNotFoundError
 from .leaf_index import SQLiteLeafIndex
 from .log_api import LogAPI

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from ..tlog.checkpoint import Checkpoint
-from ..tlog.keys import NoteVerifier
-from ..tlog.note import parse_note
+from ..tlog import Checkpoint, NoteVerifier, parse_note
 from .base import LogStore, StoredCheckpoint
 from .reader import TreeReader
 from .sequencer import Sequencer

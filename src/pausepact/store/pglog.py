@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ..tlog.keys import Ed25519Signer, NoteVerifier
+from ..tlog import Ed25519Signer, NoteVerifier
 from .base import StoreError
 from .log_api import LogAPI
 from .postgres import (

@@ -7,9 +7,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from ..tlog import merkle
-from ..tlog.merkle import HASH_SIZE, node_hash
-from ..tlog.tiles import TILE_WIDTH, decode_bundle
+from ..tlog import HASH_SIZE, TILE_WIDTH, decode_bundle, merkle, node_hash
 from .base import LogStore, StoreError
 
 #: Hash rows are stored for every ROW_STRIDE-th tree level (0, 4, 8, …). The C2SP

@@ -17,12 +17,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 
-from ..tlog import merkle
-from ..tlog.checkpoint import Checkpoint
-from ..tlog.errors import TlogError
-from ..tlog.merkle import HASH_SIZE
-from ..tlog.note import parse_note
-from ..tlog.tiles import TILE_WIDTH, decode_bundle
+from ..tlog import HASH_SIZE, TILE_WIDTH, Checkpoint, TlogError, decode_bundle, merkle, parse_note
 from .base import LogStore, StoreError
 from .reader import ROW_STRIDE
 

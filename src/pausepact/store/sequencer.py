@@ -24,10 +24,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..tlog.checkpoint import Checkpoint
-from ..tlog.keys import NoteSigner
-from ..tlog.merkle import HASH_SIZE
-from ..tlog.tiles import MAX_ENTRY_SIZE, TILE_WIDTH
+from ..tlog import HASH_SIZE, MAX_ENTRY_SIZE, TILE_WIDTH, Checkpoint, NoteSigner
 from .base import (
     Batch,
     EntryTooLargeError,

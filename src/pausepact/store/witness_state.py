@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..tlog.witness import WitnessedLog
+from ..tlog import WitnessedLog
 
 
 class SQLiteWitnessState:

@@ -4,7 +4,7 @@ No policy and no storage here: a log on disk or in a database is
 :class:`pausepact.store.LocalLog` (one layer up).
 """
 
-from .checkpoint import Checkpoint, VerifiedCheckpoint, open_checkpoint
+from .checkpoint import Checkpoint, VerifiedCheckpoint, decode_hash, open_checkpoint, parse_decimal
 from .errors import (
     InvalidKeyError,
     InvalidProofError,
@@ -16,6 +16,8 @@ from .errors import (
     UnverifiedNoteError,
 )
 from .keys import (
+    ALG_COSIGNATURE_V1,
+    ALG_ED25519,
     CosignatureSigner,
     CosignatureVerifier,
     ECDSAVerifier,
@@ -24,11 +26,14 @@ from .keys import (
     NoteSigner,
     NoteVerifier,
     generate_signer,
+    is_valid_name,
     parse_signer_key,
     parse_verifier_key,
 )
 from .merkle import (
     EMPTY_ROOT,
+    HASH_SIZE,
+    CompactRange,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -38,11 +43,41 @@ from .merkle import (
 )
 from .note import Note, NoteSignature, VerifiedNote, open_note, parse_note, sign_note
 from .proof_file import TlogProof, verify_tlog_proof
+from .tiles import (
+    MAX_ENTRY_SIZE,
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    bundles_for_size,
+    decode_bundle,
+    encode_bundle,
+    entries_path,
+    first_entries,
+    parse_tile_path,
+    tiles_for_size,
+)
 from .trust import LogTrust
+from .witness import (
+    MAX_REQUEST_BYTES,
+    SIZE_CONTENT_TYPE,
+    AddCheckpointRequest,
+    Witness,
+    WitnessedLog,
+    WitnessError,
+)
 
 __all__ = [
+    "ALG_COSIGNATURE_V1",
+    "ALG_ED25519",
     "EMPTY_ROOT",
+    "HASH_SIZE",
+    "MAX_ENTRY_SIZE",
+    "MAX_REQUEST_BYTES",
+    "SIZE_CONTENT_TYPE",
+    "TILE_HEIGHT",
+    "TILE_WIDTH",
+    "AddCheckpointRequest",
     "Checkpoint",
+    "CompactRange",
     "CosignatureSigner",
     "CosignatureVerifier",
     "ECDSAVerifier",
@@ -64,17 +99,30 @@ __all__ = [
     "UnverifiedNoteError",
     "VerifiedCheckpoint",
     "VerifiedNote",
+    "Witness",
+    "WitnessError",
+    "WitnessedLog",
+    "bundles_for_size",
     "consistency_proof",
+    "decode_bundle",
+    "decode_hash",
+    "encode_bundle",
+    "entries_path",
+    "first_entries",
     "generate_signer",
     "inclusion_proof",
+    "is_valid_name",
     "leaf_hash",
     "node_hash",
     "open_checkpoint",
     "open_note",
+    "parse_decimal",
     "parse_note",
     "parse_signer_key",
+    "parse_tile_path",
     "parse_verifier_key",
     "sign_note",
+    "tiles_for_size",
     "verify_consistency",
     "verify_inclusion",
     "verify_tlog_proof",
