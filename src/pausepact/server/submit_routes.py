@@ -24,6 +24,10 @@ MAX_WAIT_SECONDS = 60.0
 
 #: runs blocking work in a slot of the server's write pool
 Work = Callable[..., Awaitable[Any]]
+Wait = Annotated[bool, Query(description="wait until a published checkpoint covers the entries")]
+WaitSeconds = Annotated[
+    float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait (with wait=true)")
+]
 
 
 def submit_router(node: Node, metrics: Metrics, work: Work, body_timeout: float) -> APIRouter:
@@ -63,12 +67,8 @@ def submit_router(node: Node, metrics: Metrics, work: Work, body_timeout: float)
     )
     async def submit_one(
         request: Request,
-        wait: Annotated[
-            bool, Query(description="wait until a published checkpoint covers it")
-        ] = False,
-        timeout: Annotated[
-            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
-        ] = 30.0,
+        wait: Wait = False,
+        timeout: WaitSeconds = 30.0,
     ) -> SubmitResult:
         raw = await read_body(request, MAX_ENVELOPE_BYTES, body_timeout)
         return (await work(_results, [raw], wait, timeout))[0]  # type: ignore[no-any-return]
@@ -81,12 +81,8 @@ def submit_router(node: Node, metrics: Metrics, work: Work, body_timeout: float)
     )
     async def submit_batch(
         request: Request,
-        wait: Annotated[
-            bool, Query(description="wait until a published checkpoint covers them")
-        ] = False,
-        timeout: Annotated[
-            float, Query(gt=0, le=MAX_WAIT_SECONDS, description="seconds to wait")
-        ] = 30.0,
+        wait: Wait = False,
+        timeout: WaitSeconds = 30.0,
     ) -> Response:
         raw = await read_body(request, MAX_BODY, body_timeout)
         # parsing a batch (up to 16 MiB) and writing the answer happen off the event loop
