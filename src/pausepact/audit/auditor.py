@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,15 @@ from ..errors import VerificationError
 from ..follow import Follower, HttpSource, LocalSource, LogSource, witness_checkpoint
 from ..pact import Pact, State, replay
 from ..statements import keyid_of
-from ..tlog import TILE_WIDTH, Checkpoint, TlogError, VerifiedCheckpoint, merkle, parse_verifier_key
+from ..tlog import (
+    TILE_WIDTH,
+    Checkpoint,
+    LogTrust,
+    TlogError,
+    VerifiedCheckpoint,
+    merkle,
+    parse_verifier_key,
+)
 from .signatures import verify_signatures
 from .trusted import read_trusted, write_trusted
 
@@ -49,6 +57,8 @@ class AuditReport:
     proofs: dict[int, list[str]] = field(default_factory=dict)
     trusted_updated: bool = False
     signature_seconds: float = 0.0
+    #: each --witness: the size it cosigned, whether the pact names it; all agreed
+    witnesses: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def violations(self) -> list[Any]:
@@ -62,6 +72,7 @@ class AuditReport:
             "checkpoints_verified": self.checkpoints_verified,
             "uncovered_entries": self.uncovered_entries,
             "trusted_updated": self.trusted_updated,
+            "witnesses": self.witnesses,
             "phase": self.state.phase,
             "violations": [v.__dict__ for v in self.state.violations],
             "rejected": [r.__dict__ for r in self.state.rejected],
@@ -101,22 +112,47 @@ def _check_stored_rows(rows: dict[int, list[bytes]], stored: Any) -> None:
                 )
 
 
-def _held_by_witnesses(
-    follower: Follower, witnesses: Sequence[str]
-) -> list[tuple[str, Checkpoint, str]]:
+@dataclass(frozen=True)
+class WitnessView:
+    """What one ``--witness`` holds of this log, and whether the pact names it."""
+
+    url: str
+    size: int | None  # the size it cosigned; None: it holds no checkpoint of this log
+    in_pact: bool  # its cosignature is by a witness key the pact names
+    checkpoint: Checkpoint | None = field(default=None, compare=False)
+    note: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "size": self.size, "in_pact": self.in_pact, "agreed": True}
+
+
+def _held_by_witnesses(follower: Follower, witnesses: Sequence[str]) -> list[WitnessView]:
     """Each witness's latest cosigned checkpoint of this log, where it has one that
     the log signed (one the log did not sign proves nothing about the log)."""
     held = []
+    trust = follower.trust
     for w in witnesses:
-        note = witness_checkpoint(w, follower.trust.origin)
+        note = witness_checkpoint(w, trust.origin)
         if note is None:
+            held.append(WitnessView(w, None, False))
             continue
         try:
-            v = follower.trust.open_log_signed(note)
+            v = trust.open_log_signed(note)
         except TlogError:
+            held.append(WitnessView(w, None, False))
             continue
-        held.append((w, v.checkpoint, note))
+        in_pact = _cosigned_by_pact_witness(trust, note)
+        held.append(WitnessView(w, v.checkpoint.size, in_pact, v.checkpoint, note))
     return held
+
+
+def _cosigned_by_pact_witness(trust: LogTrust, note: str) -> bool:
+    """Whether a witness key the pact names cosigned ``note``."""
+    try:
+        replace(trust, quorum=1).open_checkpoint(note)
+    except TlogError:
+        return False
+    return True
 
 
 def audit(
@@ -147,7 +183,7 @@ def audit(
     remembered = read_trusted(trusted_path) if trusted_path else None
 
     # Recompute the tree from the entries, taking the root at every size we must check.
-    wanted = {v.checkpoint.size for v in checkpoints} | {cp.size for _, cp, _ in held}
+    wanted = {v.checkpoint.size for v in checkpoints} | {h.size for h in held if h.size}
     if remembered:
         wanted.add(remembered.size)
     follower.load(total, wanted)
@@ -178,12 +214,15 @@ def audit(
             )
         _check_stored_rows(rows, stored)
     server_note = latest.signed_note if latest else None
-    for w, cp, wnote in held:
+    for h in held:
+        if h.checkpoint is None:
+            continue
+        cp = h.checkpoint
         if cp.size > total or follower.root_at(cp.size) != cp.root:
             raise LogVerificationError(
-                f"split view: witness {w} cosigned a checkpoint at size {cp.size} that is not "
-                f"consistent with the tree {source.name} serves (size {covered})",
-                {"server_checkpoint": server_note, "witness": w, "witness_checkpoint": wnote},
+                f"split view: witness {h.url} cosigned a checkpoint at size {cp.size} that is "
+                f"not consistent with the tree {source.name} serves (size {covered})",
+                {"server_checkpoint": server_note, "witness": h.url, "witness_checkpoint": h.note},
             )
     if remembered:
         if remembered.origin not in (None, pact.trust.origin):
@@ -213,7 +252,10 @@ def audit(
             if latest
             else None
         ),
-        checkpoints_verified=len(checkpoints) + len(held) + (1 if remembered else 0),
+        checkpoints_verified=(
+            len(checkpoints) + sum(1 for h in held if h.size) + (1 if remembered else 0)
+        ),
+        witnesses=[h.to_dict() for h in held],
         uncovered_entries=total - covered,
         state=state,
         signature_seconds=signature_seconds,

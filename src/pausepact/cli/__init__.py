@@ -17,7 +17,7 @@ from .guard_cmd import verify_transcript_cmd
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
 from .risk_cmd import risk
 from .serve_cmd import serve, witness
-from .statement_cmd import keygen, sign, verify_statement
+from .statement_cmd import keygen, schema, sign, verify_statement
 from .tlog_cmd import tlog
 from .tlog_demo_cmd import tlog_demo
 
@@ -33,6 +33,7 @@ cli.add_command(tlog)
 cli.add_command(demo)
 cli.add_command(keygen)
 cli.add_command(sign)
+cli.add_command(schema)
 cli.add_command(verify_statement)
 cli.add_command(init_cmd)
 cli.add_command(pact_group)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from ..audit import TrustedFileError, audit_log, audit_server
+from ..client import served_pact
 from ..errors import UnavailableError, VerificationError
 from ..pact import (
     MAX_ENVELOPE_BYTES,
@@ -25,6 +25,8 @@ from ..pact import (
 from ..store import LocalLog
 from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
+from .pact_edit_cmd import COMMANDS as PACT_EDITS
+from .state_text import audit_lines, print_lines, state_lines
 
 EXIT_LOG_UNVERIFIABLE = 3
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -62,9 +64,16 @@ def url_pact(target: str, pact_file: str | None) -> Pact:
     if pact_file is None:
         fail_input(f"{target} is a server: give the pact to verify it against with --pact")
     try:
-        return load_pact(pact_file)
+        pact = load_pact(pact_file)
     except PactError as exc:
         fail_input(str(exc))
+    served = served_pact(target)
+    if served is not None and served != pact.id:
+        fail_input(
+            f"{target} serves pact {served}, but {pact_file} is pact {pact.id}: "
+            "give the pact file of the pact this server logs (--pact)"
+        )
+    return pact
 
 
 def open_workspace(directory: str) -> tuple[Workspace, Pact]:
@@ -103,7 +112,11 @@ def init_cmd(directory: str, origin: str, as_json: bool) -> None:
 
 @click.group("pact")
 def pact_group() -> None:
-    """The pact file."""
+    """The pact file: check it, or assemble it from the members' public keys."""
+
+
+for _command in PACT_EDITS:
+    pact_group.add_command(_command)
 
 
 @pact_group.command("check")
@@ -206,52 +219,30 @@ def _submit_remote(
             click.echo(f"{r.index}\t{path}" + ("\tincluded (proof verified)" if r.proof else ""))
 
 
-def _print_state(state: State, console: Console) -> None:
-    colour = {"active": "green", "paused": "bold red", "forming": "yellow"}[state.phase]
-    console.print(
-        f"phase [{colour}]{state.phase}[/] as of {state.as_of}  (pact {state.pact[:16]}…)"
-    )
-    if state.future:
-        console.print(
-            f"[yellow]note:[/] {state.future} entries are dated after {state.as_of} and not "
-            "applied yet; pass a later --as-of to judge them"
-        )
-    if state.phase == "forming":
-        console.print(
-            f"adopted by {len(state.adopted)}: {', '.join(state.adopted) or 'nobody yet'}"
-        )
-    for p in state.pauses:
-        span = f"{p.started_at} → {p.ended_at or 'ongoing'}"
-        cause = (
-            f"threshold {p.threshold} = {p.value:g}"
-            if p.threshold and p.value is not None
-            else p.cause
-        )
-        console.print(f"pause #{p.index} ({span}): {cause}; {p.detail}; evidence {p.evidence}")
-    if state.duties:
-        t = Table("member", "pause", "next attestation due", title="duties")
-        for d in state.duties:
-            t.add_row(d.member, f"#{d.pause}", d.next_deadline)
-        console.print(t)
-    if state.violations:
-        t = Table("kind", "member", "evidence (entries)", "detail", title="violations")
-        for v in state.violations:
-            t.add_row(v.kind, v.member, ", ".join(map(str, v.evidence)), v.detail)
-        console.print(t)
-    else:
-        console.print("no violations")
-    if state.rejected:
-        console.print(f"{len(state.rejected)} entries rejected (not valid statements of this pact)")
+all_option = click.option(
+    "--all", "show_all", is_flag=True, help="List every violation, not only their groups."
+)
 
 
 @click.command()
 @click.argument("directory", metavar="DIR|URL")
 @as_of_option
 @pact_option
+@click.option("--member", help="Focus on one member (its duties, runs and violations).")
+@all_option
 @json_option
 @input_errors
-def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bool) -> None:
-    """Phase, pauses and their causes, duties and deadlines, violations.
+def status(
+    directory: str,
+    as_of: str | None,
+    pact_file: str | None,
+    member: str | None,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """Phase and adoption, pauses (cause, resume progress), each lab's attestations and
+    next deadline, thresholds (value, bound, limit), registered runs, violations, and a
+    verdict.
 
     A URL follows a log server: its checkpoint and entries are verified against the
     pact (--pact) and replayed here, not taken from the server's word."""
@@ -270,10 +261,12 @@ def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bo
     else:
         ws, pact = open_workspace(directory)
         state = _current_state(ws, pact, _as_of(as_of))
+    if member is not None and pact.member(member) is None:
+        fail_input(f"--member {member}: not a member of this pact")
     if as_json:
         emit_json(state.to_dict())
     else:
-        _print_state(state, Console(highlight=False))
+        print_lines(state_lines(state, pact, member, show_all), Console(highlight=False))
 
 
 @click.command()
@@ -287,8 +280,9 @@ def status(directory: str, as_of: str | None, pact_file: str | None, as_json: bo
     "--witness",
     "witnesses",
     multiple=True,
-    help="Server audits: also compare with the checkpoint this witness cosigned (split views).",
+    help="Also compare with the checkpoint this witness cosigned (split views); repeatable.",
 )
+@all_option
 @json_option
 @input_errors
 def audit(
@@ -297,6 +291,7 @@ def audit(
     trusted: str | None,
     pact_file: str | None,
     witnesses: tuple[str, ...],
+    show_all: bool,
     as_json: bool,
 ) -> None:
     """Verify the log from the pact alone, replay it, report violations.
@@ -327,12 +322,7 @@ def audit(
     if as_json:
         emit_json(report.to_dict())
     else:
-        console = Console(highlight=False)
-        console.print(
-            f"[green]log verified[/]: {report.size} entries, {report.checkpoints_verified} "
-            f"checkpoints; {report.uncovered_entries} entries after the latest checkpoint "
-            "not audited"
-        )
-        _print_state(report.state, console)
+        lines = audit_lines(report, pact, show_all, trusted)
+        print_lines(lines, Console(highlight=False))
     if report.violations:
         sys.exit(EXIT_INVALID)

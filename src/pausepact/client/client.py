@@ -212,6 +212,18 @@ class Client:
             return self._replay.update(self.follower.entries, as_of or datetime.now(UTC))
 
 
+def served_pact(url: str, timeout: float = 10.0) -> str | None:
+    """The pact ID a log server *says* it logs (``GET /v1/log``), to tell a user who
+    passed the wrong pact file so; None where it does not say (a static mirror, or no
+    answer). Never trusted: verification against the pact file decides."""
+    try:
+        resp = httpx.get(url.rstrip("/") + "/v1/log", timeout=timeout)
+        pact = resp.json().get("pact") if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return pact if isinstance(pact, str) else None
+
+
 def _canonical(raw: bytes) -> bytes:
     """The log entry the server derives from an envelope (its canonical JSON)."""
     try:

@@ -108,7 +108,16 @@ def attestation_duties(
                 )
             )
         if pause.ended_at is None:
-            duties.append(Duty(lab.name, pause.index, _iso(start + (n + 1) * every)))
+            newest = max(made, key=lambda m: (m[2], m[0]), default=None)
+            duties.append(
+                Duty(
+                    lab.name,
+                    pause.index,
+                    _iso(start + (n + 1) * every),
+                    newest[0] if newest else None,
+                    _iso(newest[2]) if newest else None,
+                )
+            )
     return violations, duties
 
 

@@ -101,6 +101,8 @@ class Duty:
     member: str
     pause: int
     next_deadline: str
+    last_attestation: int | None = None  # the entry of the lab's latest attestation
+    last_attested_at: str | None = None  # and when it was signed
 
 
 @dataclass

@@ -40,6 +40,12 @@ class WitnessState(BaseModel):
     down_since: str | None = None
     last_error: str | None = None
     cosigned_size: int
+    signs_as: str | None = Field(None, description="the key name its cosignatures carry")
+    in_pact: bool | None = Field(
+        None,
+        description="whether the pact names this witness (false: its cosignatures count "
+        "for nothing)",
+    )
 
 
 class LogInfo(BaseModel):

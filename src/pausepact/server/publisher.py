@@ -40,6 +40,8 @@ class WitnessEndpoint:
     down_since: float | None = None  # wall-clock time of the first failure in a row
     failures: int = 0
     next_try: float = 0.0  # monotonic time before which it is not asked again
+    signs_as: str | None = None  # the key name its cosignatures carry
+    in_pact: bool | None = None  # whether the pact names that witness (None: not yet known)
 
     def failed(self, error: str) -> None:
         self.failures += 1
@@ -69,6 +71,8 @@ class WitnessEndpoint:
             ),
             "last_error": self.last_error,
             "cosigned_size": self.size,
+            "signs_as": self.signs_as,
+            "in_pact": self.in_pact,
         }
 
 
@@ -133,6 +137,7 @@ class Publisher:
                 try:
                     lines.append(self._cosign(w, size, note))
                     w.answered()
+                    self._check_named(w, lines[-1])
                 except (httpx.HTTPError, _Refused) as exc:
                     w.failed(str(exc) or type(exc).__name__)
                     errors[w.url] = w.last_error or ""
@@ -149,6 +154,21 @@ class Publisher:
                 log.info("publishing again at size %d", size)
             self.log.publish(full)
             return PublishResult(size, full, list(v.witnesses), errors)
+
+    def _check_named(self, w: WitnessEndpoint, cosignature: str) -> None:
+        """Say once, loudly, when a witness signs with a key the pact does not name: its
+        cosignatures count for nothing towards the quorum."""
+        names = [line.split(" ")[1] for line in cosignature.splitlines() if line.startswith("— ")]
+        signs_as = ", ".join(names) or None
+        named = any(self.trust.witness_named(n) is not None for n in names)
+        if (signs_as, named) != (w.signs_as, w.in_pact) and not named:
+            log.warning(
+                "witness %s cosigns as %s, which the pact does not name: its cosignatures "
+                "count for nothing (add its public key to the pact: pausepact pact add-member)",
+                w.url,
+                signs_as,
+            )
+        w.signs_as, w.in_pact = signs_as, named
 
     def _cosign(self, w: WitnessEndpoint, size: int, note: str) -> str:
         for _attempt in range(2):

@@ -22,11 +22,24 @@ class UnknownStatementTypeError(StatementError):
 
 
 class SchemaError(StatementError):
-    """The predicate does not match its type's schema; ``field`` names where."""
+    """The predicate does not match its type's schema; ``field`` names where (the first
+    problem) and ``problems`` lists every (field, message) found, so that a user fixes
+    them all in one go."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.problems: list[tuple[str, str]] = [(field, message)]
+
+    @classmethod
+    def of(cls, problems: list[tuple[str, str]]) -> SchemaError:
+        first_field, first_message = problems[0]
+        err = cls(first_field, first_message)
+        if len(problems) > 1:
+            text = "; ".join(f"{f}: {m}" if f else m for f, m in problems)
+            err.args = (f"{len(problems)} problems: {text}",)
+        err.problems = list(problems)
+        return err
 
 
 class SignerMismatchError(StatementError):

@@ -87,6 +87,8 @@ class PactAmend(Predicate):
 
 
 class PactApprove(Predicate):
+    """I approve the amendment ``proposal`` to the pact ``new_pact``."""
+
     proposal: Ident
     new_pact: Hex64
 
@@ -101,6 +103,8 @@ class KeyRotate(Predicate):
 
 
 class RunRegister(Predicate):
+    """A lab registers a training run before it starts: what it is for, where, how big."""
+
     run_id: Ident
     purpose: Text
     scope_tags: Annotated[list[Tag], Field(max_length=64)]
@@ -110,6 +114,8 @@ class RunRegister(Predicate):
 
 
 class ComputeReport(Predicate):
+    """A lab reports the compute one of its runs used in a period."""
+
     run_id: Ident
     period_start: Time
     period_end: Time
@@ -118,6 +124,8 @@ class ComputeReport(Predicate):
 
 
 class MeterReading(Predicate):
+    """A meter (a cloud or data centre) reports the accelerator-hours a cluster used."""
+
     cluster: Ident
     period_start: Time
     period_end: Time
@@ -126,6 +134,8 @@ class MeterReading(Predicate):
 
 
 class EvalResult(Predicate):
+    """An evaluation of a model (e.g. its METR time horizon), with its evidence blob."""
+
     model: Ident
     suite: Ident
     release_date: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
@@ -141,6 +151,8 @@ class EvalResult(Predicate):
 
 
 class IndicatorReport(Predicate):
+    """A value of a risk indicator for a period (e.g. the share of research code AI wrote)."""
+
     indicator: Ident
     period_start: Time
     period_end: Time
@@ -159,6 +171,8 @@ class PauseTrigger(Predicate):
 
 
 class PauseDeclare(Predicate):
+    """A pause declared by a role the pact allows (its pause.declare_by), citing evidence."""
+
     reason: Text
     evidence: Annotated[list[EntryIndex], Field(max_length=1024)]
 
@@ -174,12 +188,16 @@ class PauseAttest(Predicate):
 
 
 class SafetyCase(Predicate):
+    """A lab's safety case for resuming, as an evidence blob."""
+
     pause: EntryIndex
     blob: Hex64
     summary: Text
 
 
 class SafetyReview(Predicate):
+    """An evaluator's review of a safety case: accept or reject."""
+
     pause: EntryIndex
     case: EntryIndex
     verdict: Literal["accept", "reject"]
@@ -188,10 +206,14 @@ class SafetyReview(Predicate):
 
 
 class ResumeVote(Predicate):
+    """A vote to lift the pause that began at entry ``pause``."""
+
     pause: EntryIndex
 
 
 class AuditFinding(Predicate):
+    """An evaluator's finding about a member, citing log entries."""
+
     member: MemberName
     finding: Text
     severity: Literal["info", "minor", "major", "critical"]
@@ -199,6 +221,8 @@ class AuditFinding(Predicate):
 
 
 class RunTranscript(Predicate):
+    """A lab's commitment to a run's training transcript (re-executable by auditors)."""
+
     run_id: Ident
     root: Hex64
     steps: Annotated[int, Field(ge=0)]

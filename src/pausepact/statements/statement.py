@@ -98,10 +98,12 @@ def validate_predicate(name: str, data: Mapping[str, Any] | Predicate) -> Predic
     try:
         return schema.model_validate(dict(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        raise SchemaError(f"predicate.{field}" if field else "predicate", message) from None
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append((f"predicate.{where}" if where else "predicate", message))
+        raise SchemaError.of(problems) from None
 
 
 def _predicate_json(predicate: Predicate) -> dict[str, Any]:
