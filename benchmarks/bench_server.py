@@ -159,7 +159,7 @@ def main() -> None:
         out["sqlite"] = measure(tmp, "sqlite", [], args, "pact.example.org/log")
         if not args.no_postgres:
             out["postgres"] = measure(
-                tmp, "postgres", ["--db", PG_URL], args, fresh_pg_origin("bench")
+                tmp, "postgres", ["--postgres", PG_URL], args, fresh_pg_origin("bench")
             )
     for k in ("sqlite", "postgres"):
         if k in out:

@@ -64,7 +64,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [
                     *(sys.executable, "-m", "pausepact", "serve", str(self.ws_root)),
-                    *("--port", str(self.port), "--db", PG_URL, "--admission-workers", "1"),
+                    *("--port", str(self.port), "--postgres", PG_URL, "--admission-workers", "1"),
                     *FAST,
                 ],
                 stdout=out,

@@ -114,7 +114,7 @@ def run_store(store: str, seconds: float, clients: int, tmp: Path) -> dict[str, 
     log_vkey = (ws.log_dir / "log.pub").read_text().strip()
     wargs = [
         *("witness", "serve", "--key", str(ws.key_file(WITNESSES[0]))),
-        *("--log", log_vkey, "--db", str(tmp / f"witness-{store}.db"), "--port", str(wport)),
+        *("--log", log_vkey, "--state", str(tmp / f"witness-{store}.db"), "--port", str(wport)),
     ]
     witness = start(wargs, tmp / f"witness-{store}.log", wurl + "/docs")
     sargs = [
@@ -123,7 +123,7 @@ def run_store(store: str, seconds: float, clients: int, tmp: Path) -> dict[str, 
         *("--body-timeout", "2", "--admission-workers", "1"),
     ]
     if store == "postgres":
-        sargs += ["--db", PG_URL]
+        sargs += ["--postgres", PG_URL]
     server = start(sargs, tmp / f"server-{store}.log", url + "/v1/log")
     tally = Tally()
     stop_at = time.monotonic() + seconds

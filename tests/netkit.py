@@ -111,7 +111,7 @@ def witness_proc(ws: Workspace, name: str, tmp: Path, port: int | None = None) -
         str(ws.key_file(name)),
         "--log",
         log_vkey,
-        "--db",
+        "--state",
         str(db),
         "--port",
         str(port),

@@ -143,7 +143,7 @@ def test_load_on_sqlite(tmp_path: Path) -> None:
 def test_load_on_postgres_with_two_servers(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "ws", quorum=1, origin=fresh_pg_origin("load"))
     envs = evidence(ws, 1500, "pg")
-    db = ["--db", PG_URL, *FAST]
+    db = ["--postgres", PG_URL, *FAST]
     with (
         witness_proc(ws, WITNESSES[0], tmp_path) as w,
         server_proc(ws, [w], tmp_path, extra=db, name="a") as a,
@@ -181,7 +181,7 @@ def test_kill_9_of_the_sqlite_sequencer_loses_nothing_acknowledged(tmp_path: Pat
 def test_kill_9_of_one_postgres_server_another_takes_over(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "ws", quorum=1, origin=fresh_pg_origin("failover"))
     envs = evidence(ws, 1500, "failover")
-    db = ["--db", PG_URL, *FAST]
+    db = ["--postgres", PG_URL, *FAST]
     with (
         witness_proc(ws, WITNESSES[0], tmp_path) as w,
         server_handle(ws, [w], tmp_path, extra=db, name="a") as (a, proc_a),

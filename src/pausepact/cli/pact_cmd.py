@@ -22,6 +22,7 @@ from ..pact import (
     load_pact,
     replay,
 )
+from ..statements import Envelope
 from ..store import LocalLog
 from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
@@ -89,11 +90,21 @@ def open_workspace(directory: str) -> tuple[Workspace, Pact]:
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--origin", default="pact.example.org/log", show_default=True)
+@click.option(
+    "--origin",
+    default="pact.example.org/log",
+    show_default=True,
+    help="The log's origin: its name, the first line of every checkpoint.",
+)
 @json_option
 @input_errors
 def init_cmd(directory: str, origin: str, as_json: bool) -> None:
-    """Scaffold a pact workspace: pact.toml to edit, member keys, the log."""
+    """An all-in-one workspace for trying pausepact out: a pact.toml, every member's
+    secret key in one folder, and the log.
+
+    Real members create their own keys (``pausepact keygen``) and send only the public
+    key; assemble their pact with ``pausepact pact new`` and ``pact add-member``
+    (docs/TUTORIAL.md)."""
     try:
         ws = init_workspace(directory, origin=origin)
     except FileExistsError as exc:
@@ -105,6 +116,10 @@ def init_cmd(directory: str, origin: str, as_json: bool) -> None:
         )
         return
     click.echo(f"pact {pact.id}")
+    click.echo(
+        "  for trying things out: every member's secret key is in this one folder; real "
+        "members keep their own keys (see docs/TUTORIAL.md)"
+    )
     click.echo(f"  {ws.pact_file}: edit it, then have every member adopt it (pact.adopt)")
     click.echo(f"  {ws.keys_dir}/: one key per member (0600)")
     click.echo(f"  {ws.log_dir}/: the log ({origin})")
@@ -156,10 +171,22 @@ def _current_state(ws: Workspace, pact: Pact, as_of: datetime) -> State:
 @click.option(
     "--wait", is_flag=True, help="Server: wait for a published checkpoint and verify the proofs."
 )
+@click.option(
+    "--wait-seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="How long --wait waits before saying what was and was not done.",
+)
 @json_option
 @input_errors
 def submit(
-    directory: str, envelopes: tuple[str, ...], pact_file: str | None, wait: bool, as_json: bool
+    directory: str,
+    envelopes: tuple[str, ...],
+    pact_file: str | None,
+    wait: bool,
+    wait_seconds: float,
+    as_json: bool,
 ) -> None:
     """Validate signed statements against the pact and append them to the log.
 
@@ -167,7 +194,8 @@ def submit(
     pact's max_skew_seconds of now. Nothing is appended unless all are valid.
     DIR is a workspace; a URL submits to a log server (with --pact)."""
     if is_url(directory):
-        _submit_remote(directory, envelopes, url_pact(directory, pact_file), wait, as_json)
+        pact = url_pact(directory, pact_file)
+        _submit_remote(directory, envelopes, pact, wait, wait_seconds, as_json)
         return
     ws, pact = open_workspace(directory)
     raws = [read_input(path, "envelope", MAX_ENVELOPE_BYTES) for path in envelopes]
@@ -189,17 +217,20 @@ def submit(
 
 
 def _submit_remote(
-    url: str, envelopes: tuple[str, ...], pact: Pact, wait: bool, as_json: bool
+    url: str,
+    envelopes: tuple[str, ...],
+    pact: Pact,
+    wait: bool,
+    wait_seconds: float,
+    as_json: bool,
 ) -> None:
     from ..client import Client, ClientError, VerificationError
 
-    raws = [read_input(p, "envelope", 0xFFFF) for p in envelopes]
+    raws = [read_input(p, "envelope", MAX_ENVELOPE_BYTES) for p in envelopes]
+    err = Console(stderr=True, highlight=False)
     with Client(url, pact) as client:
         try:
-            results = client.submit_batch(raws, wait=wait)
-        except VerificationError as exc:
-            Console(stderr=True).print(f"[bold red]server NOT verifiable:[/] {exc}")
-            sys.exit(EXIT_LOG_UNVERIFIABLE)
+            results = client.submit_batch(raws)
         except ClientError as exc:
             body = exc.body if isinstance(exc.body, dict) else {}
             item = body.get("item")
@@ -207,6 +238,29 @@ def _submit_remote(
                 f"{envelopes[item]}: " if isinstance(item, int) and item < len(envelopes) else ""
             )
             fail_input(f"{where}{body.get('detail') or exc}")
+        if not as_json:
+            for path, r in zip(envelopes, results, strict=True):
+                click.echo(f"{r.index}\t{path}\tsequenced")
+        if wait:
+            entries = [Envelope.from_json(raw).canonical_bytes() for raw in raws]
+            shown = err.is_terminal and not as_json
+            with err.status("waiting for a published checkpoint…", spinner="dots") as status:
+
+                def progress(published: int, need: int) -> None:
+                    if shown:
+                        status.update(
+                            f"waiting for a published checkpoint covering index {need - 1} "
+                            f"(published size {published})…"
+                        )
+
+                try:
+                    results = client.wait_published(results, entries, wait_seconds, progress)
+                except VerificationError as exc:
+                    err.print(f"[bold red]server NOT verifiable:[/] {exc}", soft_wrap=True)
+                    sys.exit(EXIT_LOG_UNVERIFIABLE)
+            if not as_json:
+                for path, r in zip(envelopes, results, strict=True):
+                    click.echo(f"{r.index}\t{path}\tincluded (proof verified)")
     if as_json:
         emit_json(
             {
@@ -214,9 +268,6 @@ def _submit_remote(
                 "proofs": [r.proof.format() if r.proof else None for r in results],
             }
         )
-    else:
-        for path, r in zip(envelopes, results, strict=True):
-            click.echo(f"{r.index}\t{path}" + ("\tincluded (proof verified)" if r.proof else ""))
 
 
 all_option = click.option(

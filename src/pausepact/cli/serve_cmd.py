@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from ..pact import PactError
+from ..pact.pact_file import read_key_argument
 from ..tlog import CosignatureSigner, InvalidKeyError, parse_verifier_key
 from .common import fail_input, input_errors
 
@@ -132,11 +134,19 @@ def run_server(
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all)."
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port; the URL is printed).",
+)
 @click.option("--witness", "witnesses", multiple=True, help="Witness base URL (repeatable).")
 @click.option(
-    "--db",
+    "--postgres",
     "db_url",
     default=None,
     help="postgresql://… to keep the log in PostgreSQL (several servers may share it); "
@@ -197,7 +207,7 @@ def serve(
     """Serve a workspace's log over HTTP: submissions, the C2SP static API, proofs,
     state. Checkpoints are published once the pact's witness quorum cosigned them.
 
-    With --db postgresql://… the log lives in PostgreSQL: several servers may share it;
+    With --postgres postgresql://… the log lives in PostgreSQL: several servers may share it;
     all accept submissions, one (elected) sequences and publishes."""
     from ..pact import PactError
     from ..server.app import create_app
@@ -250,17 +260,27 @@ def witness() -> None:
     "logs",
     multiple=True,
     required=True,
-    help="Verifier key of a log to witness (its name is the log's origin); repeatable.",
+    help="A log to witness: its public key, @FILE or FILE.pub (the key's name is the log's "
+    "origin); repeatable.",
 )
 @click.option(
-    "--db",
+    "--state",
+    "db",
     default="witness.db",
     show_default=True,
     type=click.Path(dir_okay=False),
-    help="Witness state (SQLite).",
+    help="The witness's state file (SQLite): the size and root it last cosigned, per log.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all)."
+)
+@click.option(
+    "--port",
+    default=8001,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port; the URL is printed).",
+)
 @_log_options
 @input_errors
 def witness_serve(
@@ -285,11 +305,11 @@ def witness_serve(
             "`pausepact keygen witness/NAME`"
         )
     verifiers: dict[str, list] = {}  # type: ignore[type-arg]
-    for vkey in logs:
+    for given in logs:
         try:
-            v = parse_verifier_key(vkey)
-        except InvalidKeyError as exc:
-            fail_input(f"--log {vkey!r}: {exc}")
+            v = parse_verifier_key(read_key_argument(given))
+        except (InvalidKeyError, PactError) as exc:
+            fail_input(f"--log {given!r}: {exc}")
         verifiers.setdefault(v.name, []).append(v)
     state = SQLiteWitnessState(db)
     app = create_witness_app(Witness(signer, verifiers, state), state)

@@ -37,7 +37,11 @@ from .common import EXIT_INVALID, emit_json, fail_input, input_errors, load_vkey
 
 @click.command()
 @click.argument("name")
-@click.option("--out", type=click.Path(dir_okay=False), help="Key file (default: NAME.key).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Key file (default: NAME with / as _, e.g. lab_aurora.key; the .pub beside it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @input_errors
 def keygen(name: str, out: str | None, as_json: bool) -> None:
@@ -52,7 +56,8 @@ def keygen(name: str, out: str | None, as_json: bool) -> None:
     try:
         signer = write_key_pair(name, path, generate_signer(name, alg))
     except FileExistsError as exc:
-        fail_input(f"{exc.filename or exc}: already exists; refusing to overwrite a key")
+        where = exc.filename or str(exc).split(" already exists", 1)[0]
+        fail_input(f"{where} already exists; refusing to overwrite a key (choose --out)")
     vkey = signer.verifier().vkey()
     if as_json:
         emit_json({"name": name, "key_file": str(path), "vkey": vkey})

@@ -19,7 +19,8 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +34,21 @@ from ..tlog import TlogError, TlogProof, VerifiedCheckpoint, merkle
 
 #: the server could not be reached or refused the request (an :class:`UnavailableError`)
 ClientError = UnavailableError
+
+
+class NotPublishedError(UnavailableError):
+    """Statements were sequenced (they are in the log) but no published checkpoint
+    covered them in time: submitting them again returns the same indices."""
+
+    def __init__(self, indices: list[int], published: int, timeout: float, why: str) -> None:
+        shown = ", ".join(map(str, indices[:5])) + (", …" if len(indices) > 5 else "")
+        super().__init__(
+            f"sequenced at index {shown}, but not published after {timeout:g} s "
+            f"(published size {published}){why}. The statements are in the log; their "
+            "proofs come with the next published checkpoint: run the same submit again "
+            "later (it returns the same indices) or check with pausepact status"
+        )
+        self.indices = indices
 
 
 @dataclass(frozen=True)
@@ -186,6 +202,54 @@ class Client:
         if not isinstance(results, list) or len(results) != len(raws):
             raise ClientError("malformed batch response")
         return [self._result(r, _canonical(raw)) for r, raw in zip(results, raws, strict=True)]
+
+    def wait_published(
+        self,
+        results: Sequence[SubmitResult],
+        entries: Sequence[bytes],
+        timeout: float = 60.0,
+        on_wait: Callable[[int, int], None] | None = None,
+    ) -> list[SubmitResult]:
+        """Wait until a published, verified checkpoint covers every result, then attach
+        each entry's tlog-proof, verified. ``on_wait(published size, size needed)`` is
+        called while waiting; :class:`NotPublishedError` after ``timeout`` seconds says
+        what was done (sequenced) and what was not (published)."""
+        need = max(r.index for r in results) + 1
+        deadline = time.monotonic() + timeout
+        while True:
+            v = self.checkpoint()
+            if v.checkpoint.size >= need:
+                break
+            if on_wait is not None:
+                on_wait(v.checkpoint.size, need)
+            if time.monotonic() >= deadline:
+                raise NotPublishedError(
+                    [r.index for r in results], v.checkpoint.size, timeout, self._why_unpublished()
+                )
+            time.sleep(0.25)
+        out = []
+        for r, entry in zip(results, entries, strict=True):
+            proof = self.inclusion_proof(r.index, v.checkpoint.size)
+            tlog_proof = TlogProof(r.index, tuple(proof), v.signed_note)
+            try:
+                self.pact.trust.verify_proof(tlog_proof, entry)
+            except TlogError as exc:
+                raise VerificationError(f"entry {r.index} is not included: {exc}") from None
+            out.append(SubmitResult(r.index, r.leaf_hash, tlog_proof))
+        return out
+
+    def _why_unpublished(self) -> str:
+        """The server's own account of its witnesses (unverified, for the message)."""
+        try:
+            info = json.loads(self.source.get("/v1/log", 1 << 20).content)
+            down = [w for w in info.get("witnesses", []) if w.get("state") == "down"]
+        except (UnavailableError, ValueError, AttributeError):
+            return ""
+        if not down:
+            return ""
+        return "; the server reports witnesses down: " + ", ".join(
+            f"{w.get('url')} ({w.get('last_error')})" for w in down
+        )
 
     # --- entries and following -------------------------------------------------------------
     def fetch_entries(self, start: int, end: int) -> list[bytes]:

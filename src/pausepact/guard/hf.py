@@ -23,7 +23,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from .decision import Decision, PausedError
-from .pauseguard import PauseGuard
+from .pauseguard import RUN_AGAIN, PauseGuard
 
 log = logging.getLogger("pausepact.guard")
 
@@ -41,7 +41,7 @@ class PauseGuardCallback(TrainerCallback):
         decision = self.guard.allowed()
         if not decision.allowed:
             self.decision = decision
-            log.error("training not started: %s", decision.reason)
+            log.warning("training not started: %s; %s", decision.reason, RUN_AGAIN)
             self.guard.close()
             if self.exit_on_pause:
                 sys.exit(decision.exit_code)
@@ -59,7 +59,12 @@ class PauseGuardCallback(TrainerCallback):
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if self.decision is not None:
-            log.error("training stopped at step %s: %s", state.global_step, self.decision.reason)
+            log.warning(
+                "training stopped at step %s: %s; %s",
+                state.global_step,
+                self.decision.reason,
+                RUN_AGAIN,
+            )
             self.guard.close()
             if self.exit_on_pause:
                 sys.exit(self.decision.exit_code)

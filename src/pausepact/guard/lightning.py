@@ -26,7 +26,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from .decision import Decision, PausedError
-from .pauseguard import PauseGuard
+from .pauseguard import RUN_AGAIN, PauseGuard
 
 log = logging.getLogger("pausepact.guard")
 
@@ -65,6 +65,6 @@ def exit_on_pause(guard: PauseGuard) -> Iterator[None]:
     try:
         yield
     except PausedError as paused:
-        log.error("training stopped: %s", paused.decision.reason)
+        log.warning("training stopped: %s; %s", paused.decision.reason, RUN_AGAIN)
         guard.close()
         sys.exit(paused.decision.exit_code)

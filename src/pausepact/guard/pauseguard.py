@@ -32,13 +32,30 @@ from ..pact import Pact, State
 from ..statements import format_time as _iso
 from ..statements import sign_statement
 from ..tlog import Ed25519Signer
-from .decision import Decision, PausedError
+from .decision import EXIT_PAUSED, Decision, PausedError
 from .meter import ComputeMeter
 
 log = logging.getLogger("pausepact.guard")
+# one line per HTTP request (every refresh) would drown the guard's own state changes
+logging.getLogger("httpx").setLevel(logging.WARNING)
 DEFAULT_MAX_STALENESS = 300.0
 DEFAULT_REFRESH = 10.0
 DEFAULT_REPORT_EVERY = 3600.0
+
+
+def _log_change(run_id: str, before: Decision, after: Decision) -> None:
+    """Log the guard's state changes (not every refresh): a pause at WARNING with what
+    to do, a resume or a first verified state at INFO."""
+    if not after.allowed:
+        log.warning("run %s must stop: %s; %s", run_id, after.reason, RUN_AGAIN)
+    elif not before.allowed and before.pause is not None:
+        log.info("run %s may continue: the pause is lifted (%s)", run_id, after.reason)
+    else:
+        log.info("run %s may continue: %s", run_id, after.reason)
+
+
+#: what a paused job's operator does next
+RUN_AGAIN = f"run the job again after the pact resumes (it exits {EXIT_PAUSED} now)"
 
 
 class PauseGuard:
@@ -136,6 +153,14 @@ class PauseGuard:
             self.ensure_registered()
         self._thread = threading.Thread(target=self._loop, name="pauseguard", daemon=True)
         self._thread.start()
+        log.info(
+            "guarding run %s of %s: following %s every %g s (fail-closed after %g s)",
+            self.run_id,
+            self.lab,
+            self.client.url,
+            self.refresh_interval,
+            self.max_staleness,
+        )
         if self.handle_signals and threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 self._previous[signum] = signal.signal(signum, self._on_signal)
@@ -193,7 +218,10 @@ class PauseGuard:
             return self.allowed()
         self.state = state
         decision = self.decide(state)
+        previous = self._current[0]
         self._current = (decision, self._clock())
+        if previous.allowed != decision.allowed or previous.pause != decision.pause:
+            _log_change(self.run_id, previous, decision)
         return decision
 
     def decide(self, state: State) -> Decision:

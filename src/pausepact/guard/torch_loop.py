@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .decision import Decision, PausedError
-from .pauseguard import PauseGuard
+from .pauseguard import RUN_AGAIN, PauseGuard
 
 log = logging.getLogger("pausepact.guard")
 
@@ -36,7 +36,7 @@ def guarded(
     try:
         guard.check()
     except PausedError as paused:
-        log.error("training not started: %s", paused.decision.reason)
+        log.warning("training not started: %s; %s", paused.decision.reason, RUN_AGAIN)
         guard.close()
         if exit:
             sys.exit(paused.decision.exit_code)
@@ -45,7 +45,7 @@ def guarded(
         yield guard
     except PausedError as paused:
         save(paused.decision)
-        log.error("training stopped: %s", paused.decision.reason)
+        log.warning("training stopped: %s; %s", paused.decision.reason, RUN_AGAIN)
         guard.close()
         if exit:
             sys.exit(paused.decision.exit_code)
