@@ -194,3 +194,27 @@ def test_a_server_of_another_pact_is_an_input_error_naming_both(
     assert res.returncode == 2
     assert f"serves pact {ws.pact().id}" in res.stderr  # type: ignore[attr-defined]
     assert f"is pact {other.pact().id}" in res.stderr
+
+
+def test_a_witness_the_pact_does_not_name_is_reported_as_such(tmp_path: Path) -> None:
+    import httpx
+
+    from pausepact.client import Client
+    from tests.netkit import adoptions, server_proc, witness_proc, workspace
+
+    ws = workspace(tmp_path / "ws", quorum=0, min_days=0)
+    assert run("keygen", "witness/stranger", "--out", str(ws.key_file("witness/stranger")))
+    with (
+        witness_proc(ws, "witness/stranger", tmp_path) as stranger,
+        server_proc(ws, [stranger], tmp_path) as url,
+    ):
+        with Client(url, ws.pact()) as client:
+            client.submit_batch(adoptions(ws), wait=True)
+        seen = [w for w in httpx.get(url + "/v1/log").json()["witnesses"] if w["url"] == stranger]
+        assert seen[0]["signs_as"] == "witness/stranger" and seen[0]["in_pact"] is False
+        res = run("audit", url, "--pact", str(ws.pact_file), "--witness", stranger)
+        assert res.returncode == 0, res.stderr
+        assert "(a witness the pact does not name)" in res.stdout
+    log = (tmp_path / "server.log").read_text()
+    assert "cosigns as witness/stranger, which the pact does not name" in log
+    assert log.count("which the pact does not name") == 1  # said once, not every round

@@ -103,6 +103,8 @@ class Node:
     ) -> None:
         self.pact = pact
         self.log = log
+        if blobs_dir is not None:  # a served directory may have no blobs yet
+            Path(blobs_dir).mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(blobs_dir, blob_max_bytes) if blobs_dir is not None else None
         self.blob_quota = (
             BlobQuota(Path(blobs_dir) / "usage.db", blob_quota_bytes)

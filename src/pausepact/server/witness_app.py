@@ -59,7 +59,7 @@ def create_witness_app(witness: Witness, state: SQLiteWitnessState) -> FastAPI:
         responses={200: TEXT, 404: {"description": "this witness has cosigned nothing for it"}},
     )
     def latest(origin: Annotated[str, Query(max_length=255)]) -> Response:
-        note = state.checkpoint(origin)
+        note = witness.cosigned(origin, state.checkpoint(origin))
         if note is None:
             return JSONResponse(
                 {"error": "unknown", "detail": "no checkpoint for this origin"}, 404

@@ -172,5 +172,17 @@ class Witness:
             current = self.state.get(cp.origin)
             size = current.size if current else 0
             raise WitnessError(409, f"witness is at size {size}", f"{size}\n", SIZE_CONTENT_TYPE)
-        sig = self.signer.sign_at(note.text.encode(), int(self.clock()))
+        return self._cosignature(note.text)
+
+    def _cosignature(self, text: str) -> str:
+        sig = self.signer.sign_at(text.encode(), int(self.clock()))
         return NoteSignature(self.signer.name, self.signer.key_id, sig).line()
+
+    def cosigned(self, origin: str, stored: str | None) -> str | None:
+        """The latest checkpoint of ``origin`` this witness cosigned (``stored``, as the
+        log sent it), with this witness's cosignature: what an auditor compares with the
+        log, and which tells whose key the witness signs with."""
+        if stored is None:
+            return None
+        note = parse_note(stored)
+        return stored + self._cosignature(note.text)
