@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -195,3 +198,49 @@ def test_risk_trend_metric_option_reads_other_metrics() -> None:
     assert json.loads(out)["metric"] == "p80"
     code, out = invoke("trend", str(METR), "--metric", "nonexistent")
     assert code == 2 and "needs at least 3 models" in out
+
+
+def test_plot_with_a_pact_draws_the_self_improvement_rate_and_says_what_it_drew(
+    tmp_path: Path,
+) -> None:
+    from pausepact.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"plot")
+    out = tmp_path / "trend.svg"
+    res = subprocess.run(
+        [sys.executable, "-m", "pausepact", "risk", "trend", str(METR), "--sota",
+         "--pact", str(ws.pact_file), "--plot", str(out)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "plot: drew pact threshold self-improvement: doubling every 60 days" in res.stderr
+    assert "pact threshold task-horizon: 480" in res.stderr
+    assert "not drawn: ai-written-research (reads reported:ai_rd_share)" in res.stderr
+    assert b"doubling every 60 days" in out.read_bytes()
+
+
+def test_a_missing_plot_extra_names_the_extra(tmp_path: Path) -> None:
+    fake = tmp_path / "no-matplotlib" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('not installed')\n")
+    res = subprocess.run(
+        [sys.executable, "-m", "pausepact", "risk", "trend", str(METR), "--plot",
+         str(tmp_path / "t.png")],
+        capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(fake.parent)},
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert "pip install 'pausepact[plot]'" in res.stderr  # not eaten as terminal markup
+
+
+def test_horizons_text_is_sorted_by_release_date_and_complete_on_a_pipe(
+    runs_file: Path,
+) -> None:
+    rd = str(runs_file.parent / "release_dates.yaml")
+    code, out = invoke("horizons", str(runs_file), "--release-dates", rd, "--samples", "200")
+    assert code == 0, out
+    rows = [line.split("\t") for line in out.splitlines() if line and not line.startswith("#")]
+    assert rows[0][:4] == ["model", "released", "runs", "tasks"]
+    released = [row[1] for row in rows[1:]]
+    assert released == sorted(released) and len(released) == 8
+    assert "…" not in out

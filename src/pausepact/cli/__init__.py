@@ -8,6 +8,7 @@ import sys
 from typing import NoReturn
 
 import click
+from rich.markup import escape
 
 from .. import __version__
 from .blob_cmd import blob
@@ -70,5 +71,5 @@ def main() -> None:
 def _fatal(code: int, message: str, label: str = "error") -> NoReturn:
     if os.environ.get("PAUSEPACT_DEBUG"):
         raise
-    err_console.print(f"[bold red]{label}:[/] {message}", soft_wrap=True, highlight=False)
+    err_console.print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True, highlight=False)
     sys.exit(code)

@@ -26,6 +26,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import PausepactError, UnavailableError, VerificationError
 from ..store import EntryTooLargeError, LogExistsError, LogLockedError, LogNotFoundError, StoreError
@@ -48,7 +49,9 @@ class InputError(click.ClickException):
     exit_code = EXIT_INPUT
 
     def show(self, file: Any = None) -> None:
-        err_console.print(f"[bold red]error:[/] {self.message}", soft_wrap=True, highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] {escape(self.message)}", soft_wrap=True, highlight=False
+        )
 
 
 def fail_input(message: str) -> NoReturn:
@@ -108,7 +111,7 @@ class StoredDataError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err_console.print(
-            f"[bold red]{self.label}:[/] {self.message}", soft_wrap=True, highlight=False
+            f"[bold red]{self.label}:[/] {escape(self.message)}", soft_wrap=True, highlight=False
         )
 
 

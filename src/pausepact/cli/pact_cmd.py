@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..audit import TrustedFileError, audit_log, audit_server
 from ..client import served_pact
@@ -256,7 +257,9 @@ def _submit_remote(
                 try:
                     results = client.wait_published(results, entries, wait_seconds, progress)
                 except VerificationError as exc:
-                    err.print(f"[bold red]server NOT verifiable:[/] {exc}", soft_wrap=True)
+                    err.print(
+                        f"[bold red]server NOT verifiable:[/] {escape(str(exc))}", soft_wrap=True
+                    )
                     sys.exit(EXIT_LOG_UNVERIFIABLE)
             if not as_json:
                 for path, r in zip(envelopes, results, strict=True):
@@ -305,7 +308,9 @@ def status(
             try:
                 state = client.follow(_as_of(as_of))
             except VerificationError as exc:
-                Console(stderr=True).print(f"[bold red]server NOT verifiable:[/] {exc}")
+                Console(stderr=True).print(
+                    f"[bold red]server NOT verifiable:[/] {escape(str(exc))}", soft_wrap=True
+                )
                 sys.exit(EXIT_LOG_UNVERIFIABLE)
             except ClientError as exc:
                 fail_input(str(exc))
@@ -366,7 +371,7 @@ def audit(
             emit_json({"verified": False, "error": str(exc), "evidence": exc.evidence})
         else:
             err = Console(stderr=True)
-            err.print(f"[bold red]log NOT verifiable:[/] {exc}", soft_wrap=True)
+            err.print(f"[bold red]log NOT verifiable:[/] {escape(str(exc))}", soft_wrap=True)
             for name, value in exc.evidence.items():
                 err.print(f"--- {name}:\n{value}", soft_wrap=True, highlight=False, markup=False)
         sys.exit(EXIT_LOG_UNVERIFIABLE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any, ParamSpec, TypeVar
@@ -235,6 +236,61 @@ def _fmt(x: float | None, digits: int = 1) -> str:
     return "∞" if math.isinf(x) else f"{x:.{digits}f}"
 
 
+def _release_order(m: hz.ModelHorizon) -> tuple[Any, ...]:
+    """By release date (undated last), then by name with numbers compared as numbers
+    (model_2 before model_10)."""
+    parts = tuple(
+        (0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", m.model) if t
+    )
+    return (m.release_date is None, m.release_date or date.min, parts)
+
+
+def _print_horizons(result: hz.HorizonResult) -> None:
+    """A table on a terminal; complete tab-separated lines on a pipe. Horizons above the
+    longest task the runs cover are marked: they extrapolate the fitted curve."""
+    longest = result.longest_task_minutes
+    models = sorted(result.models, key=_release_order)
+
+    def mark(x: float | None) -> str:
+        return "*" if x is not None and x > longest else ""
+
+    rows = [
+        (
+            m.model,
+            str(m.release_date or "-"),
+            str(m.runs),
+            str(m.tasks),
+            _fmt(m.p50.estimate) + mark(m.p50.estimate),
+            f"{_fmt(m.p50.low)}-{_fmt(m.p50.high)}",
+            _fmt(m.p80.estimate) + mark(m.p80.estimate),
+            f"{_fmt(m.p80.low)}-{_fmt(m.p80.high)}",
+        )
+        for m in models
+    ]
+    columns = ("model", "released", "runs", "tasks", "p50", "p50 CI", "p80", "p80 CI")
+    console = Console()
+    title = (
+        f"time horizons (minutes), {result.confidence:.0%} CI, {result.samples} bootstrap samples"
+    )
+    if console.is_terminal:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:
+        click.echo(f"# {title}")
+        click.echo("\t".join(columns))
+        for row in rows:
+            click.echo("\t".join(row))
+    beyond = [m.model for m in models if (m.p50.estimate or 0) > longest]
+    if beyond:
+        click.echo(
+            f"warning: * marks horizons above the longest task in the runs ({longest:g} "
+            f"minutes): extrapolated, not measured ({', '.join(beyond)})",
+            err=True,
+        )
+
+
 # --- commands -------------------------------------------------------------------------------
 
 
@@ -292,24 +348,7 @@ def horizons_cmd(files: tuple[str, ...], plot_out: str | None, **kw: Any) -> Non
             }
         )
     else:
-        table = Table(
-            title=f"time horizons (minutes), {result.confidence:.0%} CI, "
-            f"{result.samples} bootstrap samples"
-        )
-        for col in ("model", "released", "runs", "tasks", "p50", "p50 CI", "p80", "p80 CI"):
-            table.add_column(col)
-        for m in result.models:
-            table.add_row(
-                m.model,
-                str(m.release_date or "–"),
-                str(m.runs),
-                str(m.tasks),
-                _fmt(m.p50.estimate),
-                f"{_fmt(m.p50.low)}–{_fmt(m.p50.high)}",
-                _fmt(m.p80.estimate),
-                f"{_fmt(m.p80.low)}–{_fmt(m.p80.high)}",
-            )
-        Console().print(table)
+        _print_horizons(result)
     if plot_out:
         from ..risk.plot import plot
 
@@ -380,23 +419,34 @@ def _trend_json(
 
 
 def _threshold_lines(pact_file: str | None, metric: str) -> list[Any]:
+    """The pact's thresholds that this chart can show, and a note on stderr naming
+    those it cannot (they read another indicator, or have no line on this chart)."""
     from ..risk.plot import Line
 
     if not pact_file:
         return []
     pact = load_pact(pact_file)
-    lines = []
+    lines, skipped = [], []
     for name, th in sorted(pact.thresholds.items()):
-        if th.indicator.endswith(f":{metric}") and th.estimator in (
-            "latest",
-            "sustained",
-            "latest_bound",
-        ):
-            v = th.pause_above if th.pause_above is not None else th.pause_below
-            assert v is not None
-            lines.append(Line(v, f"pact threshold {name}: {v:g}"))
-        if th.estimator == "projection_days" and th.level_minutes is not None:
+        limit = th.pause_above if th.pause_above is not None else th.pause_below
+        assert limit is not None
+        if not th.indicator.endswith(f":{metric}"):
+            skipped.append(f"{name} (reads {th.indicator})")
+        elif th.estimator in ("latest", "sustained", "latest_bound"):
+            lines.append(Line(limit, f"pact threshold {name}: {limit:g}"))
+        elif th.estimator == "projection_days" and th.level_minutes is not None:
             lines.append(Line(th.level_minutes, f"pact level {name}: {th.level_minutes:g} min"))
+        elif th.estimator == "doubling_days":
+            lines.append(
+                Line(limit, f"pact threshold {name}: doubling every {limit:g} days", limit)
+            )
+        else:
+            skipped.append(f"{name} ({th.estimator}: no line on this chart)")
+    drawn = ", ".join(line.label for line in lines) or "none"
+    note = f"plot: drew {drawn}"
+    if skipped:
+        note += "; not drawn: " + ", ".join(skipped)
+    click.echo(note, err=True)
     return lines
 
 

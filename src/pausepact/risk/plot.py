@@ -22,8 +22,12 @@ FORMATS = (".png", ".svg")
 
 @dataclass(frozen=True)
 class Line:
+    """A reference drawn on the chart: a level (``value``, minutes), or, with
+    ``doubling_days``, a growth rate drawn from the fitted trend's last point."""
+
     value: float
     label: str
+    doubling_days: float | None = None
 
 
 def _pyplot() -> Any:
@@ -83,13 +87,13 @@ def plot(
             ms=style["ms"],
             lw=1,
         )
-        if group:
-            for p in sel:
+        if group:  # labels staggered in height, so that models released close together stay legible
+            for i, p in enumerate(sorted(sel, key=lambda q: (q.release_date, q.model))):
                 ax.annotate(
                     p.model,
                     (p.release_date, p.value(metric)),
                     fontsize=6,
-                    xytext=(3, 3),
+                    xytext=(3, 3 + 7 * (i % 3)),
                     textcoords="offset points",
                 )
     x_end = max([days(p.release_date) for p in dated if p.release_date] or [0.0])
@@ -119,7 +123,15 @@ def plot(
             label=f"{trend.confidence:.0%} band (doubling {lo_ci:.0f}–{hi_ci:.0f} days)",
         )
     for i, line in enumerate(lines):
-        ax.axhline(line.value, color=f"C{3 + i % 5}", ls="--", lw=1.2, label=line.label)
+        colour = f"C{3 + i % 5}"
+        if line.doubling_days is None:
+            ax.axhline(line.value, color=colour, ls="--", lw=1.2, label=line.label)
+        elif trend is not None:  # the threshold's rate, from the fit's latest point on
+            x_last = float(trend.x.max())
+            y_last = float(np.exp2(trend.intercept + trend.slope * x_last))
+            grid = np.linspace(x_last, x_last + 365, 50)
+            ys = y_last * np.exp2((grid - x_last) / line.doubling_days)
+            ax.plot([_dt(g) for g in grid], ys, color=colour, ls="--", lw=1.2, label=line.label)
     for pr in projections:
         if pr.when is None:
             continue
