@@ -357,3 +357,27 @@ def test_pact_errors_name_file_line_and_field(tmp_path: Path) -> None:
         f"pact.toml:{line}: thresholds.ai-written-research.colour: unknown field".encode()
         in res.stderr
     )
+
+
+def test_every_option_has_help_and_every_reporting_command_has_json() -> None:
+    import click
+
+    from pausepact.cli import cli
+
+    missing_help, missing_json = [], []
+    no_results = {"serve", "witness serve", "blob get"}  # servers; raw blob bytes
+
+    def walk(cmd: click.Command, path: list[str]) -> None:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, [*path, name])
+            return
+        name = " ".join(path)
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.help and p.name != "help":
+                missing_help.append(f"{name} {p.opts[0]}")
+        if name not in no_results and not any("--json" in p.opts for p in cmd.params):
+            missing_json.append(name)
+
+    walk(cli, [])
+    assert missing_help == [] and missing_json == []

@@ -52,6 +52,7 @@ LOG_OPTIONS = [
         type=click.Choice(["debug", "info", "warning", "error"]),
         default="info",
         show_default=True,
+        help="The least important log lines shown.",
     ),
 ]
 

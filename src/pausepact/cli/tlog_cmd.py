@@ -218,9 +218,9 @@ def verify_note(vkeys: tuple[str, ...], file: str, as_json: bool) -> None:
 
 
 @tlog.command("verify-inclusion")
-@click.option("--size", type=int, required=True)
+@click.option("--size", type=int, required=True, help="The tree size the proof is for.")
 @click.option("--root", required=True, help="Base64 root hash of the tree.")
-@click.option("--index", "index", type=int, required=True)
+@click.option("--index", "index", type=int, required=True, help="The entry's index (0-based).")
 @click.option("--leaf-hash", help="Base64 leaf hash.")
 @click.option("--leaf", "leaf_file", type=click.Path(dir_okay=False), help="The entry itself.")
 @click.option("--proof", "proof", multiple=True, help="Base64 proof hash (repeat, leaf first).")
@@ -251,10 +251,10 @@ def verify_inclusion(
 
 
 @tlog.command("verify-consistency")
-@click.option("--size1", type=int, required=True)
-@click.option("--root1", required=True)
-@click.option("--size2", type=int, required=True)
-@click.option("--root2", required=True)
+@click.option("--size1", type=int, required=True, help="The older tree size.")
+@click.option("--root1", required=True, help="The older root hash (base64).")
+@click.option("--size2", type=int, required=True, help="The newer tree size.")
+@click.option("--root2", required=True, help="The newer root hash (base64).")
 @click.option("--proof", "proof", multiple=True, help="Base64 proof hash (repeat).")
 @json_option
 def verify_consistency(
