@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -162,8 +162,12 @@ def audit(
     trusted: str | Path | None = None,
     witnesses: Sequence[str] = (),
     workers: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> AuditReport:
-    """Audit the log that ``source`` reads, trusting only ``pact`` (see the module)."""
+    """Audit the log that ``source`` reads, trusting only ``pact`` (see the module);
+    ``on_stage`` hears each stage as it starts (for a progress display)."""
+    stage = on_stage or (lambda _: None)
+    stage(f"reading the checkpoints of {source.name}")
     follower = Follower(pact.trust, source, keep_rows=True)
     checkpoints: list[VerifiedCheckpoint] = []
     for note in source.checkpoints():
@@ -186,6 +190,7 @@ def audit(
     wanted = {v.checkpoint.size for v in checkpoints} | {h.size for h in held if h.size}
     if remembered:
         wanted.add(remembered.size)
+    stage(f"fetching {total} entries and recomputing the tree")
     follower.load(total, wanted)
     rows = follower.tree.rows
     assert rows is not None
@@ -241,9 +246,11 @@ def audit(
 
     entries = follower.entries[:covered]
     member_keys = {keyid_of(parse_verifier_key(m.key)): m.key for m in pact.members}
+    stage(f"verifying {len(entries)} signatures")
     started = time.perf_counter()
     verified = verify_signatures(entries, member_keys, workers)
     signature_seconds = time.perf_counter() - started
+    stage(f"replaying {len(entries)} entries")
     state = replay(pact, entries, as_of, verified=verified)
     report = AuditReport(
         size=total,
@@ -283,11 +290,12 @@ def audit_log(
     trusted: str | Path | None = None,
     workers: int | None = None,
     witnesses: Sequence[str] = (),
+    on_stage: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit a log directory on this machine."""
     source = LocalSource(log_dir)
     try:
-        return audit(source, pact, as_of, trusted, witnesses, workers)
+        return audit(source, pact, as_of, trusted, witnesses, workers, on_stage)
     finally:
         source.close()
 
@@ -299,10 +307,11 @@ def audit_server(
     trusted: str | Path | None = None,
     witnesses: Sequence[str] = (),
     workers: int | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> AuditReport:
     """Audit a log server through its public static API."""
     source = HttpSource(url)
     try:
-        return audit(source, pact, as_of, trusted, witnesses, workers)
+        return audit(source, pact, as_of, trusted, witnesses, workers, on_stage)
     finally:
         source.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -355,13 +356,25 @@ def audit(
     DIR is a workspace; a URL audits a log server through its public static API
     (with --pact). Exit 0: verified, no violations. 1: verified, violations found.
     3: the log itself fails verification (tampered, forked, rolled back, split view)."""
+    err = Console(stderr=True, highlight=False)
     try:
-        if is_url(directory):
-            pact = url_pact(directory, pact_file)
-            report = audit_server(directory, pact, _as_of(as_of), trusted, witnesses)
-        else:
-            ws, pact = open_workspace(directory)
-            report = audit_log(ws.log_dir, pact, _as_of(as_of), trusted, witnesses=witnesses)
+        with err.status("auditing…", spinner="dots") as status:
+            shown = err.is_terminal and not as_json
+
+            def stage(text: str) -> None:
+                if shown:
+                    status.update(f"audit: {text}…")
+
+            if is_url(directory):
+                pact = url_pact(directory, pact_file)
+                report = audit_server(
+                    directory, pact, _as_of(as_of), trusted, witnesses, on_stage=stage
+                )
+            else:
+                ws, pact = open_workspace(directory)
+                report = audit_log(
+                    ws.log_dir, pact, _as_of(as_of), trusted, witnesses=witnesses, on_stage=stage
+                )
     except TrustedFileError as exc:
         fail_input(str(exc))
     except UnavailableError as exc:
@@ -370,10 +383,10 @@ def audit(
         if as_json:
             emit_json({"verified": False, "error": str(exc), "evidence": exc.evidence})
         else:
-            err = Console(stderr=True)
             err.print(f"[bold red]log NOT verifiable:[/] {escape(str(exc))}", soft_wrap=True)
             for name, value in exc.evidence.items():
-                err.print(f"--- {name}:\n{value}", soft_wrap=True, highlight=False, markup=False)
+                text = value if isinstance(value, str) else json.dumps(value, indent=2)
+                err.print(f"--- {name}:\n{text}", soft_wrap=True, highlight=False, markup=False)
         sys.exit(EXIT_LOG_UNVERIFIABLE)
     if as_json:
         emit_json(report.to_dict())
