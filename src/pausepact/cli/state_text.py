@@ -126,9 +126,15 @@ class ViolationGroup:
         first, last = min(v.at for v in self.items), max(v.at for v in self.items)
         when = f"at {first}" if first == last else f"from {first} to {last}"
         times = "once" if len(self.items) == 1 else f"{len(self.items)} times"
+        units = {v.unit for v in self.items}
+        total = ""
+        if len(units) == 1 and None not in units:
+            amount = sum(v.amount or 0.0 for v in self.items)
+            total = f", in all {amount:.4g} {units.pop()}"
         return (
-            f"{self.member}: {self.kind}, {times}{' ' + self.about if self.about else ''}, "
-            f"{when}; evidence {evidence_summary(i for v in self.items for i in v.evidence)}"
+            f"{self.member}: {self.kind}, {times}{' ' + self.about if self.about else ''}"
+            f"{total}, {when}; "
+            f"evidence {evidence_summary(i for v in self.items for i in v.evidence)}"
         )
 
 

@@ -30,9 +30,15 @@ AttestRow = tuple[int, PauseAttest, datetime]
 
 
 def violation(
-    kind: ViolationKind, member: str, evidence: Iterable[int], detail: str, at: str
+    kind: ViolationKind,
+    member: str,
+    evidence: Iterable[int],
+    detail: str,
+    at: str,
+    amount: float | None = None,
+    unit: str | None = None,
 ) -> Violation:
-    return Violation(kind, member, sorted(set(evidence)), detail, at)
+    return Violation(kind, member, sorted(set(evidence)), detail, at, amount, unit)
 
 
 def _ceil_div(a: timedelta, b: timedelta) -> int:
@@ -105,6 +111,8 @@ def attestation_duties(
                     [pause.index, *by],
                     f"{what} for {hi_k - lo_k} period(s) from {_iso(lo)} to {_iso(hi)}",
                     _iso(hi),
+                    hi_k - lo_k,
+                    "periods",
                 )
             )
         if pause.ended_at is None:
@@ -147,6 +155,8 @@ def covered_compute(
                     [pause.index, run.index, index],
                     f"{flop:g} of {r.flop:g} FLOP on covered run {r.run_id} during the pause",
                     r.period_end,
+                    flop,
+                    "FLOP",
                 )
             )
     return out
@@ -201,6 +211,8 @@ def meter_gaps(
                     f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on "
                     f"{m.cluster}; {lab} reported {reported:g}",
                     m.period_end,
+                    m.accelerator_hours - reported,
+                    "accelerator-hours unaccounted",
                 )
             )
     return out

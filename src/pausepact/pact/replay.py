@@ -133,9 +133,17 @@ class _Machine:
         self.state.rejected.append(Rejected(index, reason))
 
     def violate(
-        self, kind: ViolationKind, member: str, evidence: list[int], detail: str, at: str
+        self,
+        kind: ViolationKind,
+        member: str,
+        evidence: list[int],
+        detail: str,
+        at: str,
+        amount: float | None = None,
+        unit: str | None = None,
     ) -> None:
-        self.state.violations.append(judgements.violation(kind, member, evidence, detail, at))
+        v = judgements.violation(kind, member, evidence, detail, at, amount, unit)
+        self.state.violations.append(v)
 
     def apply(self, index: int, raw: bytes) -> None:
         try:
@@ -477,6 +485,8 @@ class _Machine:
                 [p.pause, index],
                 f"attests {p.covered_flop:g} FLOP on covered runs during the pause",
                 _iso(t),
+                p.covered_flop,
+                "FLOP",
             )
         return False
 

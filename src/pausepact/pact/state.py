@@ -53,6 +53,8 @@ class Violation:
     evidence: list[int]
     detail: str
     at: str  # when it became a violation (RFC 3339)
+    amount: float | None = None  # how much, where it has a measure (see unit)
+    unit: str | None = None  # FLOP, accelerator-hours, periods
 
 
 @dataclass
