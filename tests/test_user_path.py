@@ -218,3 +218,18 @@ def test_a_witness_the_pact_does_not_name_is_reported_as_such(tmp_path: Path) ->
     log = (tmp_path / "server.log").read_text()
     assert "cosigns as witness/stranger, which the pact does not name" in log
     assert log.count("which the pact does not name") == 1  # said once, not every round
+
+
+def test_a_pact_file_reports_every_problem_at_once(tmp_path: Path) -> None:
+    from pausepact.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"problems")
+    text = ws.pact_file.read_text()
+    text = text.replace("grace_hours = 48", "grace_hours = -1").replace(
+        "min_days = 30", "min_days = -2"
+    )
+    ws.pact_file.write_text(text)
+    res = run("pact", "check", str(ws.pact_file))
+    assert res.returncode == 2
+    assert "pause.grace_hours" in res.stderr and "resume.min_days" in res.stderr
+    assert "(and 1 more:" in res.stderr

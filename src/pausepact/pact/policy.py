@@ -291,13 +291,18 @@ def parse_pact(text: str, file: str | Path = "<pact>") -> Pact:
     try:
         return Pact.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        path = tuple(
-            p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
-        )
-        field = ".".join(str(p) for p in path)
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        message = message.removeprefix("Value error, ")
+        problems = []
+        for err in exc.errors():
+            path = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))
+            )
+            field = ".".join(str(p) for p in path)
+            message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append((path, field, message.removeprefix("Value error, ")))
+        path, field, message = problems[0]
+        if len(problems) > 1:  # every problem at once, the first one located
+            others = "; ".join(f"{f}: {m}" if f else m for _, f, m in problems[1:])
+            message = f"{message} (and {len(problems) - 1} more: {others})"
         raise PactError(file, locate(text, path), field, message) from None
 
 
