@@ -16,6 +16,7 @@ from .common import EXIT_INTERNAL, err_console, exit_for
 from .demo_cmd import demo
 from .guard_cmd import verify_transcript_cmd
 from .pact_cmd import audit, init_cmd, pact_group, status, submit
+from .publish_cmd import publish
 from .risk_cmd import risk
 from .serve_cmd import serve, witness
 from .statement_cmd import keygen, schema, sign, verify_statement
@@ -46,6 +47,7 @@ cli.add_command(serve)
 cli.add_command(witness)
 cli.add_command(verify_transcript_cmd)
 cli.add_command(blob)
+cli.add_command(publish)
 
 
 def main() -> None:

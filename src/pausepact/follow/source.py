@@ -192,7 +192,14 @@ class HttpSource:
         )
 
     def consistency_proof(self, old: int, new: int) -> list[bytes] | None:
-        body = self.get("/v1/proof/consistency", MAX_PROOF_BYTES, old=old, new=new).content
+        """The server's proof; None from a static mirror, which serves no proofs (the
+        follower then checks consistency by recomputing the tree from the entries)."""
+        try:
+            body = self.get("/v1/proof/consistency", MAX_PROOF_BYTES, old=old, new=new).content
+        except UnavailableError as exc:
+            if exc.status == 404:
+                return None
+            raise
         try:
             return [base64.b64decode(h) for h in json.loads(body)["hashes"]]
         except (ValueError, KeyError, TypeError) as exc:

@@ -18,7 +18,7 @@ import os
 import sqlite3
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -234,10 +234,16 @@ class LocalLog(LogAPI):
         hashes = tuple(self.reader.inclusion_proof(index, cp.size))
         return TlogProof(index, hashes, note, extra)
 
-    def write_tiles(self, out: str | os.PathLike[str]) -> int:
+    def write_tiles(
+        self,
+        out: str | os.PathLike[str],
+        before_checkpoint: Callable[[int, str], None] | None = None,
+    ) -> int:
         """Write the static tlog-tiles tree for the latest checkpoint into ``out``;
         returns the number of files written. Full tiles already present are kept
-        (they are immutable)."""
+        (they are immutable). Every file is written atomically and the checkpoint last,
+        so a reader never sees a checkpoint whose tiles are missing;
+        ``before_checkpoint(size, note)`` writes whatever else belongs with it."""
         note = self.latest_checkpoint()
         if note is None:
             raise ValueError("the log has no checkpoint yet: run checkpoint first")
@@ -255,6 +261,8 @@ class LocalLog(LogAPI):
                 data = self.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
             _atomic_write(target, data)
             written += 1
+        if before_checkpoint is not None:
+            before_checkpoint(size, note)
         _atomic_write(root / "checkpoint", note.encode())
         return written + 1
 

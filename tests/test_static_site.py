@@ -1,0 +1,126 @@
+"""The pact's site as static files (``pausepact publish``), served by a plain static web
+server: the client, the remote audit and status work against its URL, verifying
+everything; a tampered mirror fails the audit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from pausepact.client import Client
+from pausepact.follow import Follower, StaticSource
+from pausepact.tlog.tiles import entries_path
+from tests.netkit import free_port
+from tests.test_audit import AS_OF, violating_kit, workspace
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pausepact", *args], capture_output=True, text=True
+    )
+
+
+@contextmanager
+def static_server(root: Path, log: Path) -> Iterator[str]:
+    """Python's own static file server: no pausepact code behind the URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        import time
+
+        import httpx
+
+        for _ in range(100):
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> tuple[Path, Path]:
+    ws = workspace(tmp_path, violating_kit())
+    out = tmp_path / "site"
+    res = run("publish", str(ws), str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["size"] == 8
+    return ws, out
+
+
+def test_publish_writes_the_static_api_the_pact_and_the_state(site: tuple[Path, Path]) -> None:
+    ws, out = site
+    assert (out / "checkpoint").read_text().startswith("pact.example.org/log\n8\n")
+    assert (out / entries_path(0, 8)).exists()
+    assert (out / "pact.toml").read_bytes() == (ws / "pact.toml").read_bytes()
+    state = json.loads((out / "state.json").read_text())
+    assert state["pact"] and state["violations"]
+    assert not list(out.rglob("*.tmp"))  # every file written atomically
+
+
+def test_a_follower_verifies_the_published_directory(site: tuple[Path, Path]) -> None:
+    from pausepact.pact import load_pact
+
+    ws, out = site
+    pact = load_pact(ws / "pact.toml")
+    v = Follower(pact.trust, StaticSource(out)).sync()
+    assert v.checkpoint.size == 8
+
+
+def test_client_status_and_audit_work_against_a_static_server(
+    site: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from pausepact.pact import load_pact
+
+    ws, out = site
+    pact = load_pact(ws / "pact.toml")
+    with static_server(out, tmp_path / "http.log") as url:
+        with Client(url, pact) as client:
+            assert client.follow(AS_OF).violations
+        res = run("audit", url, "--pact", str(ws / "pact.toml"), "--as-of", AS_OF.isoformat())
+        assert res.returncode == 1, res.stderr  # verified; the kit's violation found
+        assert "log verified from the pact alone: 8 entries" in res.stdout
+        status = run("status", url, "--pact", str(ws / "pact.toml"))
+        assert status.returncode == 0 and "verdict:" in status.stdout
+
+
+def test_a_tampered_mirror_fails_the_audit(site: tuple[Path, Path], tmp_path: Path) -> None:
+    from pausepact.tlog.tiles import decode_bundle, encode_bundle
+
+    ws, out = site
+    bundle = out / entries_path(0, 8)
+    entries = decode_bundle(bundle.read_bytes(), 8)
+    changed = bytearray(entries[7])
+    changed[30] ^= 1  # one flipped bit in the last entry
+    bundle.write_bytes(encode_bundle([*entries[:7], bytes(changed)]))
+    with static_server(out, tmp_path / "http.log") as url:
+        res = run("audit", url, "--pact", str(ws / "pact.toml"))
+    assert res.returncode == 3 and "does not match the entries" in res.stderr
+
+
+def test_publishing_again_keeps_full_tiles_and_moves_the_checkpoint(
+    site: tuple[Path, Path],
+) -> None:
+    from pausepact.store import LocalLog
+
+    ws, out = site
+    with LocalLog.open(ws / "log") as log:
+        log.append_many([b"an unsigned entry, logged for the test"])
+        log.checkpoint()
+    res = run("publish", str(ws), str(out))
+    assert res.returncode == 0 and "published size 9" in res.stdout
