@@ -687,3 +687,12 @@ def check_cmd(pact_file: str, files: tuple[str, ...], **kw: Any) -> None:
             click.echo(f"{r['threshold']}: {mark} — {r['detail']}")
     if fires:
         raise SystemExit(EXIT_INVALID)
+
+
+def _add_simulate() -> None:
+    from .simulate_cmd import simulate_cmd
+
+    risk.add_command(simulate_cmd)
+
+
+_add_simulate()

@@ -156,3 +156,30 @@ def plot(
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
+
+
+def plot_power(
+    out: str,
+    curves: dict[str, list[tuple[float, float]]],
+    *,
+    within_days: float,
+    title: str = "",
+) -> None:
+    """Power curves: the probability of a pause within ``within_days`` of an
+    acceleration, against the true doubling time after it, one curve per threshold."""
+    check_output(out)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    for i, (name, points) in enumerate(sorted(curves.items())):
+        xs = [d for d, _ in sorted(points)]
+        ys = [p for _, p in sorted(points)]
+        ax.plot(xs, ys, marker="o", color=f"C{i}", label=name)
+    ax.set_xlabel("true doubling time after the acceleration (days)")
+    ax.set_ylabel(f"P(pause within {within_days:g} days)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or "power of the pact's thresholds", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
