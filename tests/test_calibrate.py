@@ -150,3 +150,16 @@ def test_the_power_curve_plot_is_written(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert b"<svg" in out.read_bytes()[:500] and "noise sd 0.5112" in res.stdout
+
+
+def test_release_gaps_are_resampled_from_real_release_dates() -> None:
+    from datetime import date
+
+    from pausepact.risk.worlds import release_gaps
+
+    gaps = release_gaps([date(2024, 1, 1), date(2024, 3, 1), date(2024, 1, 31)])
+    assert gaps == [30.0, 30.0]
+    h = simulate(World(200), Noise(0.0), histories=5, models=10, cadence_days=1, seed=1,
+                 gaps=[10.0, 50.0])  # fmt: skip
+    steps = np.diff(h.days, axis=1)
+    assert set(np.unique(steps)) <= {10.0, 50.0} and h.days[0, 0] in (10.0, 50.0)

@@ -25,6 +25,21 @@ def _floats(text: str | None, what: str) -> list[float]:
         fail_input(f"{what}: give numbers separated by commas, e.g. 30,45,60")
 
 
+def _gaps(path: str) -> list[float]:
+    """Days between real releases: from a release-dates file, or a summary file's dates."""
+    from ..risk import RiskError, load
+    from ..risk.readers import read_release_dates
+    from ..risk.worlds import release_gaps
+
+    try:
+        dates = list(read_release_dates(path).values())
+    except RiskError:
+        dates = []
+    if len(dates) < 2:
+        dates = [p.release_date for p in load(path).points if p.release_date is not None]
+    return release_gaps(dates)
+
+
 def _describe(name: str, th: Threshold) -> str:
     limit = (
         f"pause above {th.pause_above:g}"
@@ -91,6 +106,14 @@ def _describe(name: str, th: Threshold) -> str:
     show_default=True,
     type=click.FloatRange(min=0.1),
     help="Days between frontier model releases.",
+)
+@click.option(
+    "--release-dates",
+    "release_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Resample the gaps between releases from real ones instead of --cadence-days: "
+    "METR's release_dates.yaml, or a summary file with release dates.",
 )
 @click.option(
     "--models",
@@ -210,6 +233,7 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
         points = [p for f in kw["noise_files"] for p in load_evidence(f).points]
         noise = noise_from(points)
         kw["sigma"] = round(noise.sigma_log2, 4)
+    gaps = _gaps(kw["release_file"]) if kw["release_file"] else []
     if kw["plot_out"]:
         from ..risk.plot import check_output
 
@@ -232,7 +256,7 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
             return run_scenario(
                 th, Scenario(name, world), noise, histories=kw["histories"],
                 models=kw["models"], cadence_days=kw["cadence_days"], seed=kw["seed"],
-                workers=kw["workers"], progress=lambda n: bar.advance(task, n),
+                workers=kw["workers"], progress=lambda n: bar.advance(task, n), gaps=gaps,
             )  # fmt: skip
 
         for name in chosen:

@@ -147,15 +147,16 @@ def run_scenario(
     seed: int,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    gaps: Sequence[float] = (),
 ) -> Outcome:
     h = simulate(
         scenario.world, noise, histories=histories, models=models,
-        cadence_days=cadence_days, seed=seed,
+        cadence_days=cadence_days, seed=seed, gaps=gaps,
     )  # fmt: skip
     fired = crossings(threshold, h, workers=workers, progress=progress)
     start = scenario.world.accel_from_day
     out = Outcome(scenario.name, histories, sum(1 for f in fired if f is not None))
-    out.span_days = float(h.days[0, -1])
+    out.span_days = float(h.days[:, -1].mean())
     for i, k in enumerate(fired):
         if k is None:
             continue

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,13 +85,19 @@ def simulate(
     models: int,
     cadence_days: float,
     seed: int,
+    gaps: Sequence[float] = (),
 ) -> Histories:
-    """Models released every ``cadence_days`` (the first on day ``cadence_days``), each
-    evaluated once with ``noise``."""
+    """Models released every ``cadence_days`` (the first on day ``cadence_days``), or,
+    with ``gaps``, after gaps resampled from those (real intervals between releases,
+    :func:`release_gaps`); each evaluated once with ``noise``."""
     if histories < 1 or models < 1 or cadence_days <= 0:
         raise ValueError("histories and models must be at least 1, cadence_days positive")
     rng = np.random.default_rng(seed)
-    days = np.broadcast_to(cadence_days * np.arange(1, models + 1), (histories, models))
+    if gaps:
+        drawn = rng.choice(np.asarray(gaps, dtype=np.float64), size=(histories, models))
+        days = np.cumsum(np.maximum(drawn, 1e-3), axis=1)
+    else:
+        days = np.broadcast_to(cadence_days * np.arange(1, models + 1), (histories, models))
     truth = world.log2_minutes(days)
     observed = truth + noise.sigma_log2 * rng.standard_normal((histories, models))
     half = Z95 * noise.sigma_log2
@@ -99,6 +107,14 @@ def simulate(
         np.exp2(observed - half),
         np.exp2(observed + half),
     )
+
+
+def release_gaps(dates: Sequence[date]) -> list[float]:
+    """The days between consecutive releases (same-day releases count as 0 days)."""
+    ordered = sorted(dates)
+    if len(ordered) < 2:
+        raise InsufficientDataError("resampling release gaps needs at least 2 release dates")
+    return [float((b - a).days) for a, b in pairwise(ordered)]
 
 
 def noise_from(points: Sequence[ModelPoint], metric: str = "p50") -> Noise:
