@@ -116,6 +116,7 @@ def test_the_command_reports_false_pauses_delay_power_and_the_sweep(tmp_path: Pa
     res = subprocess.run(
         [sys.executable, "-m", "pausepact", "risk", "simulate", "--pact", str(ws.pact_file),
          "--threshold", "self-improvement", "--histories", "60", "--power", "20,90",
+         "--scenario", "20@180",
          "--sweep-limit", "45,60", "--sweep-confidence", "0.8,0.95", "--json"],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -126,6 +127,8 @@ def test_the_command_reports_false_pauses_delay_power_and_the_sweep(tmp_path: Pa
     assert [p["doubling_days"] for p in report["power"]] == [20, 90]
     assert report["power"][0]["within"] >= report["power"][1]["within"]
     assert len(report["sweep"]["rows"]) == 4
+    (scenario,) = report["scenarios"]
+    assert scenario["doubling_days"] == 20 and scenario["from_day"] == 180
     text = subprocess.run(
         [sys.executable, "-m", "pausepact", "risk", "simulate", "--pact", str(ws.pact_file),
          "--threshold", "nonexistent"],
@@ -163,3 +166,37 @@ def test_release_gaps_are_resampled_from_real_release_dates() -> None:
                  gaps=[10.0, 50.0])  # fmt: skip
     steps = np.diff(h.days, axis=1)
     assert set(np.unique(steps)) <= {10.0, 50.0} and h.days[0, 0] in (10.0, 50.0)
+
+
+def test_horizons_beyond_the_longest_task_are_reported_unbounded() -> None:
+    h = simulate(World(30, 100), Noise(0.2, longest_task_minutes=120), histories=4,
+                 models=20, cadence_days=15, seed=2)  # fmt: skip
+    beyond = h.minutes > 120
+    assert beyond.any() and np.isinf(h.high[beyond]).all()
+    assert np.isfinite(h.high[~beyond]).all()
+
+
+def test_noise_and_the_longest_task_come_from_run_files(tmp_path: Path) -> None:
+    from pausepact.risk.synthetic import SyntheticSpec, generate
+    from pausepact.workspace import init_workspace
+    from tests.riskkit import write_runs
+
+    spec = SyntheticSpec(models=4, families=6, tasks=24, runs_per_task=2)
+    runs = [
+        {"task_id": r.task_id, "task_family": r.task_family, "alias": r.model,
+         "score_binarized": r.score, "human_minutes": r.human_minutes}
+        for r in generate(spec, 3)
+    ]  # fmt: skip
+    write_runs(tmp_path / "runs.jsonl", runs)
+    ws = init_workspace(tmp_path / "ws", key_seed=b"calibrate")
+    res = subprocess.run(
+        [sys.executable, "-m", "pausepact", "risk", "simulate", "--pact", str(ws.pact_file),
+         "--threshold", "self-improvement", "--histories", "10", "--power", "20",
+         "--noise-from", str(tmp_path / "runs.jsonl"), "--json"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    world = json.loads(res.stdout)["world"]
+    assert world["sigma"] > 0
+    longest = max(r["human_minutes"] for r in runs)
+    assert world["longest_task_minutes"] == pytest.approx(longest)

@@ -4,6 +4,7 @@ curve, and a sweep over a threshold's limit and confidence."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -23,6 +24,20 @@ def _floats(text: str | None, what: str) -> list[float]:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         fail_input(f"{what}: give numbers separated by commas, e.g. 30,45,60")
+
+
+def _scenario(text: str) -> tuple[float, float]:
+    """``DOUBLING@DAY`` → (doubling days, the day the acceleration begins)."""
+    doubling, sep, day = text.partition("@")
+    try:
+        if not sep:
+            raise ValueError
+        d, start = float(doubling), float(day)
+    except ValueError:
+        fail_input(f"--scenario {text!r}: write DOUBLING@DAY, e.g. 20@180")
+    if d <= 0 or start < 0:
+        fail_input(f"--scenario {text!r}: the doubling time must be positive, the day >= 0")
+    return d, start
 
 
 def _gaps(path: str) -> list[float]:
@@ -142,8 +157,9 @@ def _describe(name: str, th: Threshold) -> str:
     "noise_files",
     multiple=True,
     type=click.Path(dir_okay=False),
-    help="Derive --sigma from real evaluations: a summary or horizons file (METR "
-    "benchmark_results YAML, `risk horizons --json`); the median reported interval.",
+    help="Derive --sigma from real evaluations: run files (METR runs.jsonl, Inspect logs: "
+    "also the suite's longest task) or a summary or horizons file; the median reported "
+    "interval.",
 )
 @click.option(
     "--plot",
@@ -164,6 +180,13 @@ def _describe(name: str, th: Threshold) -> str:
     show_default=True,
     type=click.FloatRange(min=1),
     help="The power curve: pause within this many days.",
+)
+@click.option(
+    "--scenario",
+    "scenario_texts",
+    multiple=True,
+    help="More accelerated worlds to report, each DOUBLING@DAY (e.g. 20@180: doubling "
+    "every 20 days from day 180); repeatable.",
 )
 @click.option(
     "--sweep-limit",
@@ -230,8 +253,17 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
         from ..risk import load as load_evidence
         from ..risk.worlds import noise_from
 
-        points = [p for f in kw["noise_files"] for p in load_evidence(f).points]
-        noise = noise_from(points)
+        evidence = [load_evidence(f) for f in kw["noise_files"]]
+        points = [p for e in evidence for p in e.points]
+        longest = math.inf
+        runs = [r for e in evidence if e.kind == "runs" for r in e.runs]
+        if runs:  # run files: fit the horizons (and learn the suite's longest task)
+            from ..risk.horizons import fit_horizons
+
+            fitted = fit_horizons(runs, seed=kw["seed"], samples=500)
+            points += [m.point() for m in fitted.models]
+            longest = fitted.longest_task_minutes
+        noise = noise_from(points, longest_task_minutes=longest)
         kw["sigma"] = round(noise.sigma_log2, 4)
     gaps = _gaps(kw["release_file"]) if kw["release_file"] else []
     if kw["plot_out"]:
@@ -243,7 +275,8 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
     def accelerated(doubling: float) -> World:
         return World(kw["doubling_days"], kw["start_minutes"], doubling, kw["accel_from_day"])
 
-    jobs = 2 + len(powers) + 2 * len(limits) * len(confidences)
+    scenarios = [_scenario(t) for t in kw["scenario_texts"]]
+    jobs = 2 + len(scenarios) + len(powers) + 2 * len(limits) * len(confidences)
     total = kw["histories"] * jobs * len(chosen)
     console = Console(stderr=True)
     shown = console.is_terminal and not kw["as_json"]
@@ -266,6 +299,18 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
             report["accelerated"] = run(
                 th, "accelerated", accelerated(kw["accel_doubling_days"])
             ).to_dict()
+            report["scenarios"] = [
+                {
+                    "doubling_days": d,
+                    "from_day": day,
+                    **run(
+                        th,
+                        f"doubling {d:g} from day {day:g}",
+                        World(kw["doubling_days"], kw["start_minutes"], d, day),
+                    ).to_dict(),
+                }
+                for d, day in scenarios
+            ]
             report["power"] = [
                 {"doubling_days": d, "within": run(th, f"doubling {d:g}", accelerated(d)).within(
                     kw["within_days"])}
@@ -278,6 +323,9 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
     settings = {k: kw[k] for k in ("doubling_days", "start_minutes", "accel_doubling_days",
                                    "accel_from_day", "cadence_days", "models", "histories",
                                    "sigma", "within_days", "seed")}  # fmt: skip
+    settings["longest_task_minutes"] = (
+        noise.longest_task_minutes if math.isfinite(noise.longest_task_minutes) else None
+    )
     if kw["plot_out"]:
         from ..risk.plot import plot_power
 
@@ -296,7 +344,14 @@ def simulate_cmd(pact_file: str, names: tuple[str, ...], **kw: Any) -> None:
         f"world: horizon {kw['start_minutes']:g} min on day 0, doubling every "
         f"{kw['doubling_days']:g} days; a model every {kw['cadence_days']:g} days, "
         f"{kw['models']} per history, {kw['histories']} histories; evaluation noise sd "
-        f"{kw['sigma']:g} (log2); seed {kw['seed']}"
+        f"{kw['sigma']:g} (log2)"
+        + (
+            f", horizons above the longest task ({noise.longest_task_minutes:g} min) "
+            "reported unbounded"
+            if math.isfinite(noise.longest_task_minutes)
+            else ""
+        )
+        + f"; seed {kw['seed']}"
     )
     for r in reports:
         click.echo(_text(r, kw))
@@ -336,6 +391,12 @@ def _text(r: dict[str, Any], kw: dict[str, Any]) -> str:
         f"{_days(a['delay_days_p90'])}, never {a['never']:.1%}; paused before the "
         f"acceleration in {a['early']} of {a['histories']}",
     ]
+    for sc in r.get("scenarios", []):
+        lines.append(
+            f"  scenario doubling {sc['doubling_days']:g} days from day {sc['from_day']:g}: "
+            f"median delay {_days(sc['delay_days_median'])}, 90th percentile "
+            f"{_days(sc['delay_days_p90'])}, never {sc['never']:.1%}"
+        )
     if r["power"]:
         curve = ", ".join(f"{p['doubling_days']:g} d: {p['within']:.2f}" for p in r["power"])
         lines.append(f"  power (paused within {kw['within_days']:g} days): {curve}")

@@ -54,13 +54,20 @@ class World:
 class Noise:
     """Evaluation noise: an observed log2 horizon is the truth plus ``sigma_log2`` × a
     standard normal; its reported 95% interval is ±1.96 ``sigma_log2`` in log2, as an
-    honest evaluator reports it (zero: exact measurements and intervals)."""
+    honest evaluator reports it (zero: exact measurements and intervals).
+
+    ``longest_task_minutes``: the task suite's longest task. A horizon measured above it
+    is an extrapolation, which the evaluator reports with no upper bound (high = ∞), as
+    ``risk horizons`` does; the estimators then treat it as the engine treats it."""
 
     sigma_log2: float = 0.5
+    longest_task_minutes: float = math.inf
 
     def __post_init__(self) -> None:
         if self.sigma_log2 < 0:
             raise ValueError("sigma_log2 must be non-negative")
+        if self.longest_task_minutes <= 0:
+            raise ValueError("longest_task_minutes must be positive")
 
 
 @dataclass(frozen=True)
@@ -101,12 +108,9 @@ def simulate(
     truth = world.log2_minutes(days)
     observed = truth + noise.sigma_log2 * rng.standard_normal((histories, models))
     half = Z95 * noise.sigma_log2
-    return Histories(
-        np.array(days, dtype=np.float64),
-        np.exp2(observed),
-        np.exp2(observed - half),
-        np.exp2(observed + half),
-    )
+    minutes = np.exp2(observed)
+    high = np.where(minutes > noise.longest_task_minutes, np.inf, np.exp2(observed + half))
+    return Histories(np.array(days, dtype=np.float64), minutes, np.exp2(observed - half), high)
 
 
 def release_gaps(dates: Sequence[date]) -> list[float]:
@@ -117,9 +121,12 @@ def release_gaps(dates: Sequence[date]) -> list[float]:
     return [float((b - a).days) for a, b in pairwise(ordered)]
 
 
-def noise_from(points: Sequence[ModelPoint], metric: str = "p50") -> Noise:
+def noise_from(
+    points: Sequence[ModelPoint], metric: str = "p50", longest_task_minutes: float = math.inf
+) -> Noise:
     """The noise of real evaluations: the median half-width of the models' reported 95%
-    intervals, in log2, over 1.96 (models without an interval are left out)."""
+    intervals, in log2, over 1.96 (models without a finite interval are left out), and
+    the suite's longest task where run files tell it."""
     halves = []
     for p in points:
         b = p.metrics.get(metric)
@@ -129,4 +136,4 @@ def noise_from(points: Sequence[ModelPoint], metric: str = "p50") -> Noise:
             halves.append((math.log2(b.high) - math.log2(b.low)) / 2)
     if not halves:
         raise InsufficientDataError(f"no model reports a 95% interval of {metric}")
-    return Noise(float(np.median(halves)) / Z95)
+    return Noise(float(np.median(halves)) / Z95, longest_task_minutes)
