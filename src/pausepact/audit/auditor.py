@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from ..errors import VerificationError
 from ..follow import Follower, HttpSource, LocalSource, LogSource, witness_checkpoint
@@ -283,35 +283,31 @@ def audit(
     return report
 
 
-def audit_log(
-    log_dir: str | Path,
-    pact: Pact,
-    as_of: datetime,
-    trusted: str | Path | None = None,
-    workers: int | None = None,
-    witnesses: Sequence[str] = (),
-    on_stage: Callable[[str], None] | None = None,
-) -> AuditReport:
-    """Audit a log directory on this machine."""
-    source = LocalSource(log_dir)
+class AuditOptions(TypedDict, total=False):
+    """What :func:`audit_log` and :func:`audit_server` pass on to :func:`audit`."""
+
+    trusted: str | Path | None
+    witnesses: Sequence[str]
+    workers: int | None
+    on_stage: Callable[[str], None] | None
+
+
+def _closing(source: LogSource, pact: Pact, as_of: datetime, o: AuditOptions) -> AuditReport:
     try:
-        return audit(source, pact, as_of, trusted, witnesses, workers, on_stage)
+        return audit(source, pact, as_of, **o)
     finally:
         source.close()
+
+
+def audit_log(
+    log_dir: str | Path, pact: Pact, as_of: datetime, **options: Unpack[AuditOptions]
+) -> AuditReport:
+    """Audit a log directory on this machine."""
+    return _closing(LocalSource(log_dir), pact, as_of, options)
 
 
 def audit_server(
-    url: str,
-    pact: Pact,
-    as_of: datetime,
-    trusted: str | Path | None = None,
-    witnesses: Sequence[str] = (),
-    workers: int | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    url: str, pact: Pact, as_of: datetime, **options: Unpack[AuditOptions]
 ) -> AuditReport:
-    """Audit a log server through its public static API."""
-    source = HttpSource(url)
-    try:
-        return audit(source, pact, as_of, trusted, witnesses, workers, on_stage)
-    finally:
-        source.close()
+    """Audit a log server through its public static API (or a static mirror's URL)."""
+    return _closing(HttpSource(url), pact, as_of, options)

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ..audit import TrustedFileError, audit_log, audit_server
+from ..audit import AuditOptions, TrustedFileError, audit_log, audit_server
 from ..client import served_pact
 from ..errors import UnavailableError, VerificationError
 from ..pact import (
@@ -365,16 +365,17 @@ def audit(
                 if shown:
                     status.update(f"audit: {text}…")
 
+            options: AuditOptions = {
+                "trusted": trusted,
+                "witnesses": witnesses,
+                "on_stage": stage,
+            }
             if is_url(directory):
                 pact = url_pact(directory, pact_file)
-                report = audit_server(
-                    directory, pact, _as_of(as_of), trusted, witnesses, on_stage=stage
-                )
+                report = audit_server(directory, pact, _as_of(as_of), **options)
             else:
                 ws, pact = open_workspace(directory)
-                report = audit_log(
-                    ws.log_dir, pact, _as_of(as_of), trusted, witnesses=witnesses, on_stage=stage
-                )
+                report = audit_log(ws.log_dir, pact, _as_of(as_of), **options)
     except TrustedFileError as exc:
         fail_input(str(exc))
     except UnavailableError as exc:

@@ -133,18 +133,30 @@ def run_server(
         close()
 
 
+def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--host and --port, the same for the log server and the witness."""
+
+    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn = click.option(
+            "--port",
+            default=port,
+            show_default=True,
+            type=click.IntRange(0, 65535),
+            help="Port to listen on (0: any free port; the URL is printed).",
+        )(fn)
+        return click.option(
+            "--host",
+            default="127.0.0.1",
+            show_default=True,
+            help="Address to listen on (0.0.0.0: all).",
+        )(fn)
+
+    return add
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all)."
-)
-@click.option(
-    "--port",
-    default=8000,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port; the URL is printed).",
-)
+@_listen_options(8000)
 @click.option("--witness", "witnesses", multiple=True, help="Witness base URL (repeatable).")
 @click.option(
     "--postgres",
@@ -272,16 +284,7 @@ def witness() -> None:
     type=click.Path(dir_okay=False),
     help="The witness's state file (SQLite): the size and root it last cosigned, per log.",
 )
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all)."
-)
-@click.option(
-    "--port",
-    default=8001,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port; the URL is printed).",
-)
+@_listen_options(8001)
 @_log_options
 @input_errors
 def witness_serve(

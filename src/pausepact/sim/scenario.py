@@ -393,7 +393,7 @@ def run_scenario(
         w.ledger.flush()
         checkpoint = log.checkpoint()
     finish = T0 + timedelta(days=days, hours=12)
-    report = audit_log(ws.log_dir, pact, finish, root / "trusted.json")
+    report = audit_log(ws.log_dir, pact, finish, trusted=root / "trusted.json")
     report_file = root / "report.md"
     result = ScenarioResult(
         ws,
