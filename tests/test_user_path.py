@@ -233,3 +233,11 @@ def test_a_pact_file_reports_every_problem_at_once(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "pause.grace_hours" in res.stderr and "resume.min_days" in res.stderr
     assert "(and 1 more:" in res.stderr
+
+
+def test_the_demo_prints_complete_lines_on_a_pipe(tmp_path: Path) -> None:
+    res = run("demo", "--dir", str(tmp_path / "demo"), "--days", "200")
+    assert res.returncode == 0, res.stderr
+    assert all(not line.startswith(("stopped", "training (")) for line in res.stdout.splitlines())
+    assert any("independent audit: log verified" in line and "trusting only the pact" in line
+               for line in res.stdout.splitlines())  # fmt: skip

@@ -38,7 +38,7 @@ EXIT_INPUT = 2
 EXIT_STORED_DATA = 3
 EXIT_INTERNAL = 4
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -22,7 +22,7 @@ def demo(directory: str, seed: int, days: int, as_json: bool) -> None:
     """Simulate a pact end to end in DIR (recreated), then audit it independently."""
     if days < 200:
         raise click.BadParameter("the story needs at least 200 days", param_hint="--days")
-    console = Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     root = fresh_demo_dir(directory)
     columns = (
         TextColumn("simulating"),

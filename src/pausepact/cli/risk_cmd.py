@@ -42,7 +42,7 @@ from .common import EXIT_INVALID, emit_json, fail_input
 
 P = ParamSpec("P")
 R = TypeVar("R")
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _risk_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -392,7 +392,7 @@ def _trend(
 def _warn_dropped(sel: Any) -> None:
     """Say which models the estimate (and its CI) left out, and why: never silently."""
     if sel.dropped:
-        err = Console(stderr=True, highlight=False)
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
         err.print(f"[yellow]warning:[/] {len(sel.dropped)} model(s) left out of the fit:")
         for model, why in sel.dropped:
             err.print(f"  {model}: {why}", markup=False)

@@ -33,7 +33,7 @@ from .common import b64, emit_json, fresh_demo_dir, input_errors
 @input_errors
 def tlog_demo(directory: str, entries: int, as_json: bool) -> None:
     """Run the demo in a fresh workspace (DIR is recreated)."""
-    console = Console(stderr=as_json)
+    console = Console(stderr=as_json, soft_wrap=True)
     root = fresh_demo_dir(directory)
     origin = "demo.pausepact.dev/log"
     log = LocalLog.create(root / "log", origin)
