@@ -124,3 +124,36 @@ def test_publishing_again_keeps_full_tiles_and_moves_the_checkpoint(
         log.checkpoint()
     res = run("publish", str(ws), str(out))
     assert res.returncode == 0 and "published size 9" in res.stdout
+
+
+def test_the_guard_reads_a_static_mirror_and_files_to_the_server(
+    live: tuple[object, str], tmp_path: Path
+) -> None:
+    from pausepact.guard import PauseGuard
+    from pausepact.statements import load_signer
+    from pausepact.workspace import Workspace
+    from tests.netkit import envelope
+
+    ws, url = live
+    assert isinstance(ws, Workspace)
+    with Client(url, ws.pact()) as c:  # a pause, logged on the server
+        c.submit(envelope(ws, "pause.declare", "evaluator/aisi", reason="t", evidence=[]),
+                 wait=True)  # fmt: skip
+    out = tmp_path / "mirror"
+    assert run("publish", str(ws.root), str(out)).returncode == 0
+    with static_server(out, tmp_path / "http.log") as mirror:
+        guard = PauseGuard(
+            url, ws.pact(), read_url=mirror, run_id="mirror-run",
+            key=load_signer(ws.key_file("lab/aurora")), cluster="aurora-east",
+            scope_tags=["training_above_flop"], planned_flop=1e26, register=False,
+            handle_signals=False,
+        )  # fmt: skip
+        try:
+            decision = guard.refresh(raise_errors=True)
+            assert guard.client.source.name == mirror  # read from the mirror, verified
+            assert not decision.allowed and "paused by the pact" in decision.reason
+            guard.ensure_registered()  # a statement: it goes to the server
+        finally:
+            guard.close(final_report=False)
+    with Client(url, ws.pact()) as c:
+        assert "mirror-run" in c.follow().runs

@@ -67,17 +67,24 @@ class Client:
         timeout: float = 30.0,
         http: httpx.Client | None = None,
         last_seen: VerifiedCheckpoint | None = None,
+        read_url: str | None = None,
     ) -> None:
+        """``read_url``: read the log from there instead (a static mirror or CDN that
+        ``pausepact publish`` keeps up to date), verified all the same; submissions and
+        their proofs still go to ``url``."""
         self.url = url.rstrip("/")
         self.pact = pact
-        self.source = HttpSource(self.url, http=http, timeout=timeout)
+        self.server = HttpSource(self.url, http=http, timeout=timeout)
+        self.source = (
+            HttpSource(read_url, http=self.server.http) if read_url is not None else self.server
+        )
         self.follower = Follower(pact.trust, self.source, last_seen=last_seen)
         self._replay = IncrementalReplay(pact)
         self._lock = threading.Lock()
 
     @property
     def http(self) -> httpx.Client:
-        return self.source.http
+        return self.server.http
 
     @property
     def last(self) -> VerifiedCheckpoint | None:
@@ -85,7 +92,7 @@ class Client:
         return self.follower.latest
 
     def close(self) -> None:
-        self.source.close()
+        self.server.close()  # the read source shares its HTTP client
 
     def __enter__(self) -> Client:
         return self
@@ -132,12 +139,13 @@ class Client:
             return self.follower.checkpoint()
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        proof = self.source.consistency_proof(old, new)
-        assert proof is not None  # an HTTP source serves them
+        proof = self.server.consistency_proof(old, new)
+        if proof is None:
+            raise ClientError(f"{self.url} serves no consistency proofs", 404)
         return proof
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        return self.source.inclusion_proof(index, size)
+        return self.server.inclusion_proof(index, size)
 
     def verify_inclusion(self, entry: bytes, index: int, checkpoint: VerifiedCheckpoint) -> None:
         cp = checkpoint.checkpoint
@@ -241,7 +249,7 @@ class Client:
     def _why_unpublished(self) -> str:
         """The server's own account of its witnesses (unverified, for the message)."""
         try:
-            info = json.loads(self.source.get("/v1/log", 1 << 20).content)
+            info = json.loads(self.server.get("/v1/log", 1 << 20).content)
             down = [w for w in info.get("witnesses", []) if w.get("state") == "down"]
         except (UnavailableError, ValueError, AttributeError):
             return ""

@@ -79,6 +79,7 @@ class PauseGuard:
         client: Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         handle_signals: bool = True,
+        read_url: str | None = None,
     ) -> None:
         self.pact = pact
         self.run_id = run_id
@@ -94,7 +95,8 @@ class PauseGuard:
         self.report_every = report_every
         self.register = register
         self.meter = meter or ComputeMeter()
-        self.client = client or Client(url, pact)
+        # reads may come from a static mirror (read_url); statements go to the server
+        self.client = client or Client(url, pact, read_url=read_url)
         self._clock = clock
         self._covered_by_rules = pact.pause.covers_run(self.scope_tags, planned_flop)
         # The decision and the time it was verified, swapped as one tuple (atomic).
