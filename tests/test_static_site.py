@@ -27,7 +27,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def static_server(root: Path, log: Path) -> Iterator[str]:
+def static_server(root: Path) -> Iterator[str]:
     """Python's own static file server: no pausepact code behind the URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -89,7 +89,7 @@ def test_client_status_and_audit_work_against_a_static_server(
 
     ws, out = site
     pact = load_pact(ws / "pact.toml")
-    with static_server(out, tmp_path / "http.log") as url:
+    with static_server(out) as url:
         with Client(url, pact) as client:
             assert client.follow(AS_OF).violations
         res = run("audit", url, "--pact", str(ws / "pact.toml"), "--as-of", AS_OF.isoformat())
@@ -108,7 +108,7 @@ def test_a_tampered_mirror_fails_the_audit(site: tuple[Path, Path], tmp_path: Pa
     changed = bytearray(entries[7])
     changed[30] ^= 1  # one flipped bit in the last entry
     bundle.write_bytes(encode_bundle([*entries[:7], bytes(changed)]))
-    with static_server(out, tmp_path / "http.log") as url:
+    with static_server(out) as url:
         res = run("audit", url, "--pact", str(ws / "pact.toml"))
     assert res.returncode == 3 and "does not match the entries" in res.stderr
 
@@ -141,7 +141,7 @@ def test_the_guard_reads_a_static_mirror_and_files_to_the_server(
                  wait=True)  # fmt: skip
     out = tmp_path / "mirror"
     assert run("publish", str(ws.root), str(out)).returncode == 0
-    with static_server(out, tmp_path / "http.log") as mirror:
+    with static_server(out) as mirror:
         guard = PauseGuard(
             url, ws.pact(), read_url=mirror, run_id="mirror-run",
             key=load_signer(ws.key_file("lab/aurora")), cluster="aurora-east",
@@ -157,3 +157,13 @@ def test_the_guard_reads_a_static_mirror_and_files_to_the_server(
             guard.close(final_report=False)
     with Client(url, ws.pact()) as c:
         assert "mirror-run" in c.follow().runs
+
+
+def test_publishing_a_log_without_a_checkpoint_says_what_to_do(tmp_path: Path) -> None:
+    from pausepact.workspace import init_workspace
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"empty")
+    res = run("publish", str(ws.root), str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert "has no checkpoint yet" in res.stderr and "pausepact tlog checkpoint" in res.stderr
+    assert not (tmp_path / "out" / "checkpoint").exists()

@@ -246,7 +246,10 @@ class LocalLog(LogAPI):
         ``before_checkpoint(size, note)`` writes whatever else belongs with it."""
         note = self.latest_checkpoint()
         if note is None:
-            raise ValueError("the log has no checkpoint yet: run checkpoint first")
+            raise ValueError(
+                f"the log in {self.directory} has no checkpoint yet: sign one first "
+                f"(pausepact tlog checkpoint {self.directory}), or submit a statement"
+            )
         size = Checkpoint.parse(parse_note(note).text).size
         root = Path(out)
         written = 0
