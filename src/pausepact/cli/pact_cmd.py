@@ -38,7 +38,7 @@ as_of_option = click.option(
 )
 
 
-def _as_of(value: str | None) -> datetime:
+def as_of_time(value: str | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
     try:
@@ -307,7 +307,7 @@ def status(
         pact = url_pact(directory, pact_file)
         with Client(directory, pact) as client:
             try:
-                state = client.follow(_as_of(as_of))
+                state = client.follow(as_of_time(as_of))
             except VerificationError as exc:
                 Console(stderr=True).print(
                     f"[bold red]server NOT verifiable:[/] {escape(str(exc))}", soft_wrap=True
@@ -317,7 +317,7 @@ def status(
                 fail_input(str(exc))
     else:
         ws, pact = open_workspace(directory)
-        state = _current_state(ws, pact, _as_of(as_of))
+        state = _current_state(ws, pact, as_of_time(as_of))
     if member is not None and pact.member(member) is None:
         fail_input(f"--member {member}: not a member of this pact")
     if as_json:
@@ -372,10 +372,10 @@ def audit(
             }
             if is_url(directory):
                 pact = url_pact(directory, pact_file)
-                report = audit_server(directory, pact, _as_of(as_of), **options)
+                report = audit_server(directory, pact, as_of_time(as_of), **options)
             else:
                 ws, pact = open_workspace(directory)
-                report = audit_log(ws.log_dir, pact, _as_of(as_of), **options)
+                report = audit_log(ws.log_dir, pact, as_of_time(as_of), **options)
     except TrustedFileError as exc:
         fail_input(str(exc))
     except UnavailableError as exc:

@@ -514,6 +514,7 @@ class _Machine:
             self.reject(index, f"votes to resume entry {p.pause}, which is no ongoing pause")
         elif p.signer not in pause.votes:
             pause.votes.append(p.signer)
+            pause.vote_entries.append(index)
         return False
 
     def on_audit_finding(self, index: int, p: Any, t: datetime) -> bool:
@@ -622,6 +623,10 @@ class IncrementalReplay:
         self._clean = _Machine(self.pact, datetime.min.replace(tzinfo=UTC))
         self._k = 0
         self._as_of: datetime | None = None
+
+    def observations(self) -> dict[str, list[Observation]]:
+        """Each threshold's observations in the entries applied so far (for charts)."""
+        return self._clean.observations
 
     @property
     def last_as_of(self) -> datetime | None:

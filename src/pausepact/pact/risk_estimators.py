@@ -35,6 +35,7 @@ from .policy import Threshold
 
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SAMPLES = 2000
+EPOCH = date(1970, 1, 1)  # the risk engine's day 0
 
 
 def _date(period: str) -> date | None:
@@ -235,3 +236,81 @@ def latest_bound(threshold: Threshold, observations: Sequence[Observation]) -> E
         if threshold.crossed(b) and (best is None or o.index < best.evidence[0]):
             best = Estimate(True, o.value, (o.index,), f"{name}: {o.value} with bound {b}", b)
     return best or Estimate(False, None, (), "no model's reported bound crosses")
+
+
+#: estimators whose decision rests on a fitted trend of the metric over release dates
+TREND_ESTIMATORS = ("doubling_days", "progress_ratio", "projection_days")
+CHART_GRID = 40
+
+
+def trend_chart(threshold: Threshold, observations: Sequence[Observation]) -> dict[str, object]:
+    """What a chart of an ``eval:`` threshold draws, as JSON-ready numbers: each model's
+    latest value with its reported interval (``used``: in the fit), the fitted trend and
+    its band on a grid of dates (for trend estimators, when there is enough to fit), and
+    the threshold's own line — a level, or the threshold's doubling rate drawn from the
+    fit's latest point. The same fit (same seed) as the decision, so the chart shows
+    what replay decided on."""
+    pts, _ = points(threshold, observations)
+    used: set[str] = set()
+    trend_json: dict[str, object] | None = None
+    limit = threshold.pause_above if threshold.pause_above is not None else threshold.pause_below
+    line: dict[str, object] = {"kind": "level", "value": limit}
+    if threshold.estimator in TREND_ESTIMATORS:
+        fitted = _fitted(threshold, observations)
+        if not isinstance(fitted, Estimate):
+            sel, _, trend, _ = fitted
+            used = {p.model for p in sel}
+            trend_json = _trend_json(trend, pts)
+            x_last = float(trend.x.max())
+            if threshold.estimator == "doubling_days":
+                y_last = float(2.0 ** (trend.intercept + trend.slope * x_last))
+                line = {"kind": "doubling", "days": limit, "from": [_iso_day(x_last), y_last]}
+            elif threshold.estimator == "projection_days":
+                line = {"kind": "level", "value": threshold.level_minutes}
+            else:
+                line = {"kind": "none"}
+    return {
+        "points": [
+            {
+                "model": p.model,
+                "date": None if p.release_date is None else p.release_date.isoformat(),
+                "value": p.value("value"),
+                "low": _finite_or_none(p.metrics["value"].low),
+                "high": _finite_or_none(p.metrics["value"].high),
+                "used": p.model in used,
+                "entry": int(p.source),
+            }
+            for p in sorted(pts, key=lambda q: (q.release_date or date.min, q.model))
+        ],
+        "trend": trend_json,
+        "limit": line,
+    }
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _iso_day(x: float) -> str:
+    return (EPOCH + timedelta(days=round(x))).isoformat()
+
+
+def _trend_json(trend: Trend, pts: Sequence[ModelPoint]) -> dict[str, object]:
+    import numpy as np
+
+    dated = [float((p.release_date - EPOCH).days) for p in pts if p.release_date is not None]
+    x0 = float(trend.x.min())
+    x1 = max([float(trend.x.max()), *dated]) + 30
+    grid = np.linspace(x0, x1, CHART_GRID)
+    lo, hi = trend.band_at(grid)
+    fit = np.exp2(trend.intercept + trend.slope * grid)
+    ci_lo, ci_hi = trend.doubling_ci()
+    return {
+        "doubling_days": _finite(trend.doubling_days),
+        "confidence": trend.confidence,
+        "doubling_ci": [_finite(ci_lo), _finite(ci_hi)],
+        "line": [
+            [_iso_day(float(x)), float(f), float(a), float(b)]
+            for x, f, a, b in zip(grid, fit, lo, hi, strict=True)
+        ],
+    }

@@ -84,6 +84,7 @@ class Pause:
     ended_at: str | None = None
     ended_by: int | None = None  # the entry at which the resume conditions held
     votes: list[str] = field(default_factory=list)
+    vote_entries: list[int] = field(default_factory=list)  # each vote counted, in votes' order
     safety_cases: list[int] = field(default_factory=list)
     accepted_reviews: list[int] = field(default_factory=list)
 

@@ -23,6 +23,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .blob_routes import blob_router
+from .dashboard_routes import dashboard_router
 from .errors import (
     WorkPoolFull,
     busy,
@@ -116,4 +117,5 @@ def create_app(
     app.include_router(submit_router(node, metrics, _work, body_timeout))
     app.include_router(read_router(node))
     app.include_router(blob_router(node, body_timeout))
+    app.include_router(dashboard_router(node))
     return app

@@ -25,6 +25,7 @@ from ..pact import (
     Admitted,
     IncrementalReplay,
     KeyTracker,
+    Observation,
     Pact,
     State,
     replay,
@@ -35,12 +36,14 @@ from ..tlog import TlogProof, merkle, parse_signer_key
 from ..workspace import Workspace
 from .admission import AdmissionPool
 from .blob_quota import BlobQuota
+from .dashboard_view import dashboard_json
 from .publisher import Publisher, PublishResult
 
 PUBLISHED_TTL = 0.1
 DEFAULT_BLOB_MAX = 256 << 20  # bytes per blob
 DEFAULT_BLOB_QUOTA = 4 << 30  # bytes per member
 STATE_CACHE = 64
+DASHBOARD_TTL = 2.0  # seconds
 
 
 class BusyError(PausepactError):
@@ -142,6 +145,8 @@ class Node:
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
         self._pub_cache: tuple[float, StoredCheckpoint | None] | None = None
+        self._dashboard: tuple[int, float, bytes] | None = None  # (size, when, json)
+        self._dashboard_lock = threading.Lock()
         self.last_publish: float | None = None  # monotonic time of this process's last one
         self._thread = threading.Thread(target=self._publish_loop, name="publisher", daemon=True)
         self._thread.start()
@@ -214,6 +219,19 @@ class Node:
             if self._stop.is_set():
                 return
             self.publish_now()
+            self._refresh_dashboard()
+
+    def _refresh_dashboard(self) -> None:
+        pub = self.published()
+        cached = self._dashboard
+        if pub is None or (cached is not None and cached[0] == pub.size):
+            return
+        try:
+            self.dashboard()
+        except Exception as exc:  # the page's data must not stop publishing
+            import logging
+
+            logging.getLogger("pausepact.server").warning("dashboard refresh failed: %s", exc)
 
     def publish_now(self) -> PublishResult | None:
         if not getattr(self.log, "is_sequencer", True):
@@ -266,6 +284,47 @@ class Node:
         return TlogProof(index, tuple(self.reader.inclusion_proof(index, size)), note)
 
     # --- state -----------------------------------------------------------------------------
+    def _published_entries(self, size: int) -> list[bytes]:
+        if size > len(self._entries):
+            self._entries.extend(self.log.entries(len(self._entries), size))
+        return self._entries[:size]
+
+    def _live_state(self, size: int) -> tuple[State, dict[str, list[Observation]]]:
+        """The state of the first ``size`` entries now, followed incrementally, with the
+        thresholds' observations it rests on."""
+        with self._state_lock:
+            entries = self._published_entries(size)
+            now = datetime.now(UTC).replace(microsecond=0)
+            last = self._live.last_as_of
+            state = self._live.update(entries, now if last is None else max(now, last))
+            return state, {k: list(v) for k, v in self._live.observations().items()}
+
+    def dashboard(self) -> bytes:
+        """``dashboard.json`` at the published size, now. Kept for
+        :data:`DASHBOARD_TTL` seconds at one size (the state "now" moves with the clock);
+        the publisher refreshes it after each publish, so a page's poll finds it ready."""
+        pub = self.published()
+        size = pub.size if pub else 0
+        cached = self._dashboard
+        if (
+            cached is not None
+            and cached[0] == size
+            and time.monotonic() - cached[1] < DASHBOARD_TTL
+        ):
+            return cached[2]
+        with self._dashboard_lock:
+            cached = self._dashboard
+            if (
+                cached is not None
+                and cached[0] == size
+                and time.monotonic() - cached[1] < DASHBOARD_TTL
+            ):
+                return cached[2]
+            state, observations = self._live_state(size)
+            data = dashboard_json(self.pact, state, observations, size)
+            self._dashboard = (size, time.monotonic(), data)
+            return data
+
     def state(self, as_of: datetime | None) -> State:
         """Replay of the published entries as of ``as_of`` (default: now).
 
@@ -276,14 +335,10 @@ class Node:
         ``as_of`` values costs at most one core, never the server."""
         pub = self.published()
         size = pub.size if pub else 0
+        if as_of is None:
+            return self._live_state(size)[0]
         with self._state_lock:
-            if size > len(self._entries):
-                self._entries.extend(self.log.entries(len(self._entries), size))
-            entries = self._entries[:size]
-            if as_of is None:
-                now = datetime.now(UTC).replace(microsecond=0)
-                last = self._live.last_as_of
-                return self._live.update(entries, now if last is None else max(now, last))
+            entries = self._published_entries(size)
             key = (size, as_of.replace(microsecond=0).isoformat())
             cached = self._state_cache.get(key)
             if cached is not None:
