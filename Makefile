@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean browsers
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 2; }
@@ -24,6 +24,17 @@ $(DEV_STAMP): $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/pausepact demo --dir demo
+	@$(BIN)/pausepact publish demo/pact demo/site >/dev/null
+	@echo "dashboard: $(BIN)/pausepact serve demo/pact --port 8080, then open http://127.0.0.1:8080/"
+	@echo "   (or any static server: python3 -m http.server 8080 --bind 127.0.0.1 --directory demo/site)"
+
+# the dashboard's tests drive Debian's chromium and serve with Debian's nginx (root: apt-get)
+browsers:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v nginx >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null; \
+	  else echo "install Debian's chromium and nginx-light (the dashboard tests need them)"; exit 2; fi; \
+	fi
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
@@ -33,7 +44,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: $(DEV_STAMP)
+unit: $(DEV_STAMP) browsers
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

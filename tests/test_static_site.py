@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from pausepact.client import Client
 from pausepact.follow import Follower, StaticSource
 from pausepact.tlog.tiles import entries_path
 from tests.netkit import free_port
+from tests.sitekit import nginx
 from tests.test_audit import AS_OF, violating_kit, workspace
 
 
@@ -53,6 +55,14 @@ def static_server(root: Path) -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.fixture(params=["python-http-server", "nginx"])
+def mirror(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A static web server with no pausepact code behind it: Python's, and Debian's nginx."""
+    if request.param == "nginx":
+        return lambda root: nginx(root, tmp_path / "nginx")
+    return static_server
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> tuple[Path, Path]:
     ws = workspace(tmp_path, violating_kit())
@@ -83,13 +93,13 @@ def test_a_follower_verifies_the_published_directory(site: tuple[Path, Path]) ->
 
 
 def test_client_status_and_audit_work_against_a_static_server(
-    site: tuple[Path, Path], tmp_path: Path
+    site: tuple[Path, Path], mirror: Any
 ) -> None:
     from pausepact.pact import load_pact
 
     ws, out = site
     pact = load_pact(ws / "pact.toml")
-    with static_server(out) as url:
+    with mirror(out) as url:
         with Client(url, pact) as client:
             assert client.follow(AS_OF).violations
         res = run("audit", url, "--pact", str(ws / "pact.toml"), "--as-of", AS_OF.isoformat())
@@ -127,7 +137,7 @@ def test_publishing_again_keeps_full_tiles_and_moves_the_checkpoint(
 
 
 def test_the_guard_reads_a_static_mirror_and_files_to_the_server(
-    live: tuple[object, str], tmp_path: Path
+    live: tuple[object, str], tmp_path: Path, mirror: Any
 ) -> None:
     from pausepact.guard import PauseGuard
     from pausepact.statements import load_signer
@@ -141,16 +151,16 @@ def test_the_guard_reads_a_static_mirror_and_files_to_the_server(
                  wait=True)  # fmt: skip
     out = tmp_path / "mirror"
     assert run("publish", str(ws.root), str(out)).returncode == 0
-    with static_server(out) as mirror:
+    with mirror(out) as mirror_url:
         guard = PauseGuard(
-            url, ws.pact(), read_url=mirror, run_id="mirror-run",
+            url, ws.pact(), read_url=mirror_url, run_id="mirror-run",
             key=load_signer(ws.key_file("lab/aurora")), cluster="aurora-east",
             scope_tags=["training_above_flop"], planned_flop=1e26, register=False,
             handle_signals=False,
         )  # fmt: skip
         try:
             decision = guard.refresh(raise_errors=True)
-            assert guard.client.source.name == mirror  # read from the mirror, verified
+            assert guard.client.source.name == mirror_url  # read from the mirror, verified
             assert not decision.allowed and "paused by the pact" in decision.reason
             guard.ensure_registered()  # a statement: it goes to the server
         finally:
@@ -167,3 +177,25 @@ def test_publishing_a_log_without_a_checkpoint_says_what_to_do(tmp_path: Path) -
     assert res.returncode == 2
     assert "has no checkpoint yet" in res.stderr and "pausepact tlog checkpoint" in res.stderr
     assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_a_grown_partial_tile_is_served_whole(live: tuple[object, str]) -> None:
+    """Found by the dashboard: after a partial tile was read, the server's cached (shorter)
+    row must not answer a read of the same tile at a greater width."""
+    import httpx
+
+    from pausepact.workspace import Workspace
+    from tests.netkit import envelope
+
+    ws, url = live
+    assert isinstance(ws, Workspace)
+    with Client(url, ws.pact()) as c:
+        c.submit(envelope(ws, "pause.declare", "evaluator/aisi", reason="a", evidence=[]),
+                 wait=True)  # fmt: skip
+    size = int(httpx.get(url + "/checkpoint").text.split("\n")[1])
+    assert len(httpx.get(f"{url}/tile/0/000.p/{size}").content) == 32 * size
+    with Client(url, ws.pact()) as c:
+        c.submit(envelope(ws, "pause.declare", "evaluator/aisi", reason="b", evidence=[]),
+                 wait=True)  # fmt: skip
+    grown = httpx.get(f"{url}/tile/0/000.p/{size + 1}")
+    assert grown.status_code == 200 and len(grown.content) == 32 * (size + 1)

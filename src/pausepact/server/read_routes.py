@@ -55,7 +55,9 @@ def read_router(node: Node) -> APIRouter:
         if ref.level is None:
             data = first_entries(node.log.store.read_bundle(ref.index) or b"", ref.width)
         else:
-            data = node.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
+            # need=width: a cached copy of a partial row may be shorter than the tile asked for
+            row = node.reader.row(TILE_HEIGHT * ref.level, ref.index, need=ref.width)
+            data = row[: ref.width * 32]
         cache = IMMUTABLE if ref.width == TILE_WIDTH else "public, max-age=3600, immutable"
         return Response(
             data, media_type="application/octet-stream", headers={"Cache-Control": cache}
