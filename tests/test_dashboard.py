@@ -171,27 +171,18 @@ def test_a_forged_checkpoint_turns_the_page_red(
         assert "VERIFICATION FAILED" in alarm and "log signature" in alarm
 
 
+@pytest.mark.parametrize("reload", [False, True], ids=["open-page", "after-a-reload"])
 def test_a_rolled_back_checkpoint_turns_the_page_red(
-    small_site: tuple[Path, Path], page: Any, tmp_path: Path
+    small_site: tuple[Path, Path], page: Any, tmp_path: Path, reload: bool
 ) -> None:
+    """Also after a reload: a new page load still holds the server to what this browser saw."""
     ws, site = small_site
     with nginx(site, tmp_path / "nginx") as url:
         _verified(page, url)
         first = first_checkpoint(ws)  # size 4, before the workspace's second one
         (site / "checkpoint").write_text(first)
-        wait_for(page, "document.body.dataset.status === 'failed'")
-        assert "rollback" in page.inner_text("#alarm")
-
-
-def test_the_remembered_checkpoint_survives_a_reload(
-    small_site: tuple[Path, Path], page: Any, tmp_path: Path
-) -> None:
-    ws, site = small_site
-    with nginx(site, tmp_path / "nginx") as url:
-        _verified(page, url)
-        first = first_checkpoint(ws)  # size 4, before the workspace's second one
-        (site / "checkpoint").write_text(first)
-        page.reload()  # a new page load still holds the server to what this browser saw
+        if reload:
+            page.reload()
         wait_for(page, "document.body.dataset.status === 'failed'")
         assert "rollback" in page.inner_text("#alarm")
 
