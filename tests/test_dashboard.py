@@ -116,6 +116,8 @@ def test_the_page_follows_the_demo_through_its_phases(
         assert page.locator(".chip.fail").count() == 0
         assert page.locator(".chip.ok").count() > 20
         assert "lab/cirrus: compute_during_pause" in page.inner_text("#violations")
+        members = page.inner_text("#members")
+        assert "reported" in members and "metered" in members and "accelerator-h" in members
         assert "self-improvement" in page.inner_text("#thresholds")
         assert page.locator("#thresholds svg").count() == 2
 

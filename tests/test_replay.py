@@ -3,10 +3,15 @@ that must not fire."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
+
+from pausepact.pact import IncrementalReplay
 from pausepact.pact.replay import State
 from pausepact.tlog.keys import generate_signer
 
-from .pactkit import Kit
+from .pactkit import T0, Kit
 
 DAY = 24.0
 
@@ -266,6 +271,39 @@ def test_covered_compute_in_an_attestation_is_a_violation() -> None:
     assert ("covered_compute_attested", "lab/aurora") in kinds(kit.replay(hours=72))
 
 
+def test_evidence_for_no_threshold_runs_no_estimator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each threshold is estimated again only when its own observations change (or a
+    pause is lifted): an estimate is a pure function of them, so a statement that is
+    evidence for no threshold cannot change one (the state is the same either way)."""
+    from pausepact.pact import estimators
+
+    calls: list[str] = []
+    real = estimators.get
+
+    def counting(name: str) -> estimators.Estimator:
+        calls.append(name)
+        return real(name)
+
+    kit = Kit()
+    kit.adopt_all()
+    kit.share("lab/aurora", 1, 0.1)
+    for h in range(20):
+        kit.add(
+            "indicator.report",
+            "lab/borealis",
+            2000 + h,
+            indicator="unread",
+            period_start=f"2026-03-{h + 1:02d}T00:00:00Z",
+            period_end=f"2026-03-{h + 2:02d}T00:00:00Z",
+            value=1.0,
+        )
+    before = kit.replay()
+    monkeypatch.setattr(estimators, "get", counting)
+    after = kit.replay()
+    assert after.to_json() == before.to_json()
+    assert len(calls) == len(kit.pact.thresholds) + 1  # on activation, then the one share
+
+
 # --- accounting (always) -----------------------------------------------------------------------
 
 
@@ -288,6 +326,30 @@ def test_metered_compute_within_tolerance_is_fine() -> None:
     kit.compute("lab/cirrus", "r", 12, 24, 1e21, 500)
     kit.meter("cirrus-west", 0, 24, 1049)
     assert kit.replay().violations == []
+
+
+def test_compute_totals_hold_each_labs_reports_against_its_meters() -> None:
+    """What the dashboard shows per member: the same figures the meter rule compares,
+    summed (a reading with no report over its period counts as reported 0)."""
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"], flop=1e22)
+    kit.compute("lab/cirrus", "r", 0, 12, 1e21, 500)
+    kit.compute("lab/cirrus", "r", 12, 24, 2e21, 500)
+    kit.meter("cirrus-west", 0, 24, 1049)
+    kit.meter("cirrus-west", 24, 48, 10)
+    replayed = IncrementalReplay(kit.pact)
+    replayed.update(kit.entries, T0 + timedelta(days=3))
+    totals = replayed.compute_totals()
+    assert set(totals) == {"lab/cirrus"}
+    cirrus = totals["lab/cirrus"]
+    assert (cirrus.reports, cirrus.reported_flop, cirrus.reported_accelerator_hours) == (
+        2,
+        3e21,
+        1000,
+    )
+    assert (cirrus.readings, cirrus.metered_accelerator_hours) == (2, 1059)
+    assert cirrus.reported_while_metered == 1000
 
 
 def test_compute_on_an_unregistered_run_is_a_violation() -> None:

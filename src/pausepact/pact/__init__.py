@@ -16,6 +16,7 @@ from .admission import (
 )
 from .errors import PactError
 from .estimates import Estimate, Observation
+from .judgements import ComputeTotals
 from .policy import Member, Pact, PauseRules, Threshold, load_pact, parse_pact, quorum_met
 from .replay import IncrementalReplay, backwards_reason, order_slack, replay
 from .state import Duty, Pause, PauseCause, Phase, Rejected, Run, State, Violation, ViolationKind
@@ -26,6 +27,7 @@ __all__ = [
     "Admission",
     "AdmissionError",
     "Admitted",
+    "ComputeTotals",
     "Duty",
     "Estimate",
     "IncrementalReplay",

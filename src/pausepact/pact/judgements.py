@@ -3,7 +3,9 @@ of what replay collected, so each can be read, tested and reused on its own.
 
 * :func:`attestation_duties` — every lab attests during a pause, period by period;
 * :func:`covered_compute` — no compute on a covered run inside a pause's window;
-* :func:`meter_gaps` — metered accelerator-hours against the owning lab's reports.
+* :func:`meter_gaps` — metered accelerator-hours against the owning lab's reports;
+* :func:`compute_totals` — each lab's reported and metered compute, summed (shown,
+  never judged).
 
 A pause's window (:func:`stop_window`) starts no earlier than the grace period's end
 and the stop bound (``max_skew_seconds + stop_within_seconds``), so a lab that stops
@@ -13,7 +15,8 @@ in time is never in violation.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -162,17 +165,26 @@ def covered_compute(
     return out
 
 
-def meter_gaps(
+@dataclass(frozen=True)
+class MeterComparison:
+    """One meter reading held against the owning lab's reports on that cluster."""
+
+    index: int
+    reading: MeterReading
+    lab: str
+    reported: float  # the lab's accelerator-hours prorated over the reading's period
+    cited: list[int]  # the reading, then each report that overlaps it
+
+
+def meter_comparisons(
     pact: Pact,
     reports: Sequence[ReportRow],
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
-) -> list[Violation]:
-    """Metered accelerator-hours of each reading against the owning lab's reported
-    hours on that cluster, prorated by period overlap. Reports are indexed by cluster
-    and start time, so this stays near-linear in the log."""
-    out: list[Violation] = []
-    tolerance = pact.pause.meter_tolerance
+) -> Iterator[MeterComparison]:
+    """Each reading of a member's cluster against the hours its owner reported there,
+    prorated by period overlap. Reports are indexed by cluster and start time, so this
+    stays near-linear in the log."""
     metered = {m.cluster for _, m, _, _ in readings}
     by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
     longest: dict[str, timedelta] = {}
@@ -202,17 +214,68 @@ def meter_gaps(
             if overlap > 0 and span > 0:
                 reported += hours * overlap / span
                 cited.append(ri)
-        if m.accelerator_hours > reported * (1 + tolerance) + 1e-9:
+        yield MeterComparison(index, m, lab, reported, cited)
+
+
+def meter_gaps(
+    pact: Pact,
+    reports: Sequence[ReportRow],
+    readings: Sequence[ReadingRow],
+    runs: Mapping[str, Run],
+) -> list[Violation]:
+    """A violation for each reading whose metered accelerator-hours exceed what the
+    owning lab reported over its period by more than the pact's tolerance."""
+    out: list[Violation] = []
+    tolerance = pact.pause.meter_tolerance
+    for c in meter_comparisons(pact, reports, readings, runs):
+        m = c.reading
+        if m.accelerator_hours > c.reported * (1 + tolerance) + 1e-9:
             out.append(
                 violation(
                     "compute_unaccounted",
-                    lab,
-                    cited,
+                    c.lab,
+                    c.cited,
                     f"{m.signer} metered {m.accelerator_hours:g} accelerator-hours on "
-                    f"{m.cluster}; {lab} reported {reported:g}",
+                    f"{m.cluster}; {c.lab} reported {c.reported:g}",
                     m.period_end,
-                    m.accelerator_hours - reported,
+                    m.accelerator_hours - c.reported,
                     "accelerator-hours unaccounted",
                 )
             )
+    return out
+
+
+@dataclass
+class ComputeTotals:
+    """A lab's compute as the log shows it: what it reported on its runs, and what
+    meters read on its clusters against what it reported over those readings' periods
+    (the two figures :func:`meter_gaps` compares, summed)."""
+
+    reports: int = 0
+    reported_flop: float = 0.0
+    reported_accelerator_hours: float = 0.0
+    readings: int = 0
+    metered_accelerator_hours: float = 0.0
+    reported_while_metered: float = 0.0
+
+
+def compute_totals(
+    pact: Pact,
+    reports: Sequence[ReportRow],
+    readings: Sequence[ReadingRow],
+    runs: Mapping[str, Run],
+) -> dict[str, ComputeTotals]:
+    """Each member's :class:`ComputeTotals` (members with no report and no reading on
+    their clusters are left out)."""
+    out: dict[str, ComputeTotals] = {}
+    for _, r, _, _ in reports:
+        t = out.setdefault(runs[r.run_id].lab, ComputeTotals())
+        t.reports += 1
+        t.reported_flop += r.flop
+        t.reported_accelerator_hours += r.accelerator_hours
+    for c in meter_comparisons(pact, reports, readings, runs):
+        t = out.setdefault(c.lab, ComputeTotals())
+        t.readings += 1
+        t.metered_accelerator_hours += c.reading.accelerator_hours
+        t.reported_while_metered += c.reported
     return out

@@ -117,6 +117,9 @@ class _Machine:
         self.seen: dict[bytes, int] = {}  # SHA-256 of each applied payload → its entry
         self.lifted: dict[str, int] = {}  # threshold → the entry that lifted its last pause
         self._touched: set[str] = set()  # thresholds the entry being applied observed
+        # thresholds whose estimate may differ from (or fire unlike) their last
+        # evaluation: new observations, or a resume (the re-arming rule's ``lifted``)
+        self._dirty: set[str] = set(pact.thresholds)
         self.order_slack = order_slack(pact)
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
@@ -334,6 +337,7 @@ class _Machine:
         for name, th in self.pact.thresholds.items():
             if th.indicator == f"reported:{p.indicator}":
                 self._touched.add(name)
+                self._dirty.add(name)
                 self.observations[name].append(
                     Observation(index, p.signer, p.period_end, p.value, digest=self._entry_digest())
                 )
@@ -345,6 +349,7 @@ class _Machine:
             suite, _, metric = rest.partition(":")
             if kind == "eval" and suite == p.suite and metric in p.metrics:
                 self._touched.add(name)
+                self._dirty.add(name)
                 period = p.release_date or p.time
                 self.observations[name].append(
                     Observation(
@@ -390,9 +395,14 @@ class _Machine:
         return again if again.crossed and any(e > r for e in again.evidence) else None
 
     def evaluate_thresholds(self, index: int, t: datetime, only: set[str] | None = None) -> None:
+        """Re-evaluate the thresholds in ``only`` (default: all). One evaluated since its
+        observations last changed is skipped: estimators are pure functions of the
+        observations (seeded from their digests), so it would give the state it
+        already holds and, having not fired then, would not fire now."""
         for name, th in sorted(self.pact.thresholds.items()):
-            if only is not None and name not in only:
+            if (only is not None and name not in only) or name not in self._dirty:
                 continue
+            self._dirty.discard(name)
             est = self._estimate(name, th)
             self.state.thresholds[name] = {
                 "value": est.value,
@@ -545,6 +555,7 @@ class _Machine:
         if pause.threshold is not None:
             self.lifted[pause.threshold] = index
         self.state.phase = "active"
+        self._dirty.update(self.pact.thresholds)  # evidence logged during the pause counts
         self.state.active_pause = None
 
     # --- rules judged over the whole log, as of ``as_of`` ------------------------------
@@ -627,6 +638,11 @@ class IncrementalReplay:
     def observations(self) -> dict[str, list[Observation]]:
         """Each threshold's observations in the entries applied so far (for charts)."""
         return self._clean.observations
+
+    def compute_totals(self) -> dict[str, judgements.ComputeTotals]:
+        """Each lab's reported and metered compute in the entries applied so far."""
+        m = self._clean
+        return judgements.compute_totals(m.pact, m.reports, m.readings, m.state.runs)
 
     @property
     def last_as_of(self) -> datetime | None:

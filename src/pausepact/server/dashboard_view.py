@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from importlib import resources
 from typing import Any
 
-from ..pact import Observation, Pact, State
+from ..pact import ComputeTotals, Observation, Pact, State
 
 FORMAT = "pausepact-dashboard/1"
 DASHBOARD_FILE = "dashboard.json"
@@ -53,14 +54,20 @@ def charts(pact: Pact, observations: Mapping[str, Sequence[Observation]]) -> dic
 
 
 def dashboard_json(
-    pact: Pact, state: State, observations: Mapping[str, Sequence[Observation]], size: int
+    pact: Pact,
+    state: State,
+    observations: Mapping[str, Sequence[Observation]],
+    compute: Mapping[str, ComputeTotals],
+    size: int,
 ) -> bytes:
     """``dashboard.json``: the state replayed over the first ``size`` entries of the log
-    (the published checkpoint's size) and the charts' data."""
+    (the published checkpoint's size), the charts' data and each lab's reported and
+    metered compute."""
     doc = {
         "format": FORMAT,
         "size": size,
         "state": state.to_dict(),
         "charts": charts(pact, observations),
+        "compute": {lab: asdict(t) for lab, t in sorted(compute.items())},
     }
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()

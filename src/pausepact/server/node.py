@@ -25,7 +25,6 @@ from ..pact import (
     Admitted,
     IncrementalReplay,
     KeyTracker,
-    Observation,
     Pact,
     State,
     replay,
@@ -140,7 +139,7 @@ class Node:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._state_cache: OrderedDict[tuple[int, str], State] = OrderedDict()
-        self._state_lock = threading.Lock()
+        self._state_lock = threading.RLock()  # dashboard() holds it around _live_state
         self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
@@ -289,15 +288,13 @@ class Node:
             self._entries.extend(self.log.entries(len(self._entries), size))
         return self._entries[:size]
 
-    def _live_state(self, size: int) -> tuple[State, dict[str, list[Observation]]]:
-        """The state of the first ``size`` entries now, followed incrementally, with the
-        thresholds' observations it rests on."""
+    def _live_state(self, size: int) -> State:
+        """The state of the first ``size`` entries now, followed incrementally."""
         with self._state_lock:
             entries = self._published_entries(size)
             now = datetime.now(UTC).replace(microsecond=0)
             last = self._live.last_as_of
-            state = self._live.update(entries, now if last is None else max(now, last))
-            return state, {k: list(v) for k, v in self._live.observations().items()}
+            return self._live.update(entries, now if last is None else max(now, last))
 
     def dashboard(self) -> bytes:
         """``dashboard.json`` at the published size, now. Kept for
@@ -320,8 +317,11 @@ class Node:
                 and time.monotonic() - cached[1] < DASHBOARD_TTL
             ):
                 return cached[2]
-            state, observations = self._live_state(size)
-            data = dashboard_json(self.pact, state, observations, size)
+            with self._state_lock:  # the state with what it rests on, taken together
+                state = self._live_state(size)
+                observations = {k: list(v) for k, v in self._live.observations().items()}
+                compute = self._live.compute_totals()
+            data = dashboard_json(self.pact, state, observations, compute, size)
             self._dashboard = (size, time.monotonic(), data)
             return data
 
@@ -336,7 +336,7 @@ class Node:
         pub = self.published()
         size = pub.size if pub else 0
         if as_of is None:
-            return self._live_state(size)[0]
+            return self._live_state(size)
         with self._state_lock:
             entries = self._published_entries(size)
             key = (size, as_of.replace(microsecond=0).isoformat())

@@ -53,7 +53,9 @@ def publish(ws: Workspace, out: str | os.PathLike[str], as_of: datetime) -> Publ
             replayed = IncrementalReplay(pact)
             state = replayed.update(log.entries(0, size), as_of)
             _write(root / STATE_FILE, json.dumps(state.to_dict(), indent=1).encode())
-            dashboard = dashboard_json(pact, state, replayed.observations(), size)
+            dashboard = dashboard_json(
+                pact, state, replayed.observations(), replayed.compute_totals(), size
+            )
             _write(root / DASHBOARD_FILE, dashboard)
             _write(root / PACT_FILE, ws.pact_file.read_bytes())
             _write(root / PACT_JSON_FILE, pact.canonical())

@@ -206,7 +206,7 @@ function render() {
     document.body.dataset.size = String(model.verified.checkpoint.size);
     view.renderBanner(state, model.pact.doc, ctx);
     view.renderThresholds(state, model.pact.doc, model.dash.charts, ctx);
-    view.renderMembers(state, model.pact.doc, ctx);
+    view.renderMembers(state, model.pact.doc, ctx, model.dash.compute || {});
     view.renderTimeline(state, ctx);
   }
   view.renderHealth(v, model.dash, model.pact.id, siteUrl());

@@ -22,7 +22,13 @@ export function fill(id, ...children) {
 }
 
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-const num = (x) => (x === null || x === undefined ? "–" : Number(x).toPrecision(4).replace(/\.?0+$/, ""));
+// 4 significant digits: grouped below a billion ("3,451,000"), else "3.45e+25"
+const num = (x) => {
+  if (x === null || x === undefined) return "–";
+  const v = Number(x);
+  if (Math.abs(v) < 1e9) return v.toLocaleString("en-US", { maximumSignificantDigits: 4 });
+  return v.toExponential(3).replace(/\.?0+e/, "e");
+};
 const day = (iso) => (iso ? iso.slice(0, 10) : "–");
 const when = (iso) => (iso ? iso.replace("T", " ").replace(/:\d\dZ$/, "Z") : "–");
 
@@ -333,7 +339,17 @@ export function groupViolations(violations) {
   return [...groups.values()].map((g) => ({ ...g, evidence: [...g.evidence].sort((a, b) => a - b) }));
 }
 
-export function renderMembers(state, pact, ctx) {
+// reported and metered compute (dashboard.json's "compute"): shown side by side; the
+// verdict on them is the violations column (the meter rule judges reading by reading)
+function computeCell(t) {
+  if (!t) return "–";
+  const lines = [];
+  if (t.reports) lines.push(h("div", {}, `reported ${num(t.reported_flop)} FLOP, ${num(t.reported_accelerator_hours)} accelerator-h (${plural(t.reports, "report")})`));
+  if (t.readings) lines.push(h("div", {}, `metered ${num(t.metered_accelerator_hours)} accelerator-h on its clusters (${plural(t.readings, "reading")}); reported ${num(t.reported_while_metered)} over those periods`));
+  return lines.length ? lines : "–";
+}
+
+export function renderMembers(state, pact, ctx, compute = {}) {
   const groups = groupViolations(state.violations);
   const rows = pact.members.map((m) => {
     const runs = Object.values(state.runs).filter((r) => r.lab === m.name);
@@ -347,13 +363,14 @@ export function renderMembers(state, pact, ctx) {
       h("td", {}, state.adopted.includes(m.name) ? "✓ adopted" : "✗ not yet"),
       h("td", {}, duty ? [duty.last_attestation !== null ? [chip(duty.last_attestation, ctx), ` ${when(duty.last_attested_at)}`] : "none", h("br"), `due ${when(duty.next_deadline)}`] : "–"),
       h("td", {}, runs.length ? runs.map((r) => h("div", {}, chip(r.index, ctx), ` ${r.run_id} on ${r.cluster}, ${num(r.planned_flop)} FLOP${r.covered ? ", covered" : ""}`)) : "–"),
+      h("td", { class: "compute" }, computeCell(compute[m.name])),
       h("td", {}, mine.length ? mine.map((g) => h("div", {}, `⚠ ${g.kind} ×${g.count}`)) : "✓ none"),
     );
   });
   fill(
     "members",
     h("h2", {}, "Members"),
-    h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ["member", "role", "adoption", "last attestation", "registered runs", "violations"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
+    h("div", { class: "scroll" }, h("table", {}, h("thead", {}, h("tr", {}, ["member", "role", "adoption", "last attestation", "registered runs", "compute: reported, metered", "violations"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
   );
   fill(
     "violations",
