@@ -162,7 +162,9 @@ def test_a_checkpoint_from_another_key_is_unverifiable(tmp_path: Path) -> None:
     assert cli("audit", str(ws)).returncode == 3
 
 
-def test_parallel_signature_checks_change_nothing_but_speed(tmp_path: Path) -> None:
+def test_parallel_signature_checks_change_nothing_but_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pausepact.pact.replay import replay
 
     kit = violating_kit()
@@ -177,16 +179,64 @@ def test_parallel_signature_checks_change_nothing_but_speed(tmp_path: Path) -> N
             value=0.1,
         )
     ws = workspace(tmp_path, kit)
+    import pausepact.audit.auditor as auditor
     import pausepact.audit.signatures as sigs
 
-    old = sigs.CHUNK
-    sigs.CHUNK = 7
-    try:
-        report = audit_log(ws / "log", kit.pact, AS_OF, workers=2)
-    finally:
-        sigs.CHUNK = old
+    # small chunks: several fetches, several worker tasks per fetch, replay between them
+    monkeypatch.setattr(sigs, "CHUNK", 7)
+    monkeypatch.setattr(auditor, "FETCH_CHUNK", 16)
+    report = audit_log(ws / "log", kit.pact, AS_OF, workers=2)
     assert report.state.to_json() == replay(kit.pact, kit.entries, AS_OF).to_json()
     assert gc.get_freeze_count() == 0  # the objects frozen for the forked workers are thawed
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_signature_verdicts_name_exactly_the_keys_that_verify(
+    workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers read the log's canonical form without the JSON parser and anything
+    else with it; either way a verdict is given only for a signature that verifies,
+    by the key named, over the payload the envelope parser reads."""
+    import base64
+
+    import pausepact.audit.signatures as sigs
+    from pausepact.statements import Envelope, keyid_of, pae
+
+    monkeypatch.setattr(sigs, "CHUNK", 3)
+    kit = clean_kit()
+    good = kit.entries[0]
+    env = json.loads(good)
+    keyid = env["signatures"][0]["keyid"]
+
+    def variant(**change: object) -> bytes:
+        return json.dumps({**env, **change}, separators=(",", ":"), sort_keys=True).encode()
+
+    forged = bytearray(base64.b64decode(env["signatures"][0]["sig"]))
+    forged[0] ^= 1
+    other = {"keyid": "lab/nobody+00000000", "sig": env["signatures"][0]["sig"]}
+    hostile = [
+        good,  # canonical: the fast path
+        json.dumps(env, indent=2).encode(),  # not canonical: the parser's path
+        variant(signatures=[other, env["signatures"][0]]),  # second signature verifies
+        variant(signatures=[{"keyid": keyid, "sig": base64.b64encode(bytes(forged)).decode()}]),
+        variant(signatures=[other]),  # no key of the pact
+        variant(payload=env["payload"][:-4] + "A==="),  # base64 the strict decoder refuses
+        variant(payload=base64.b64encode(b"x" + base64.b64decode(env["payload"])).decode()),
+        b'{"payload":',  # not JSON
+        b"\xff" * 10,
+    ]
+    vkeys = {keyid_of(k.verifier()): k.verifier().vkey() for k in kit.keys.values()}
+    got = sigs.verify_signatures(hostile, vkeys, workers)
+    assert got == {0: keyid, 1: keyid, 2: keyid}
+    for index, raw in enumerate(hostile):  # each verdict holds for what the parser reads
+        if index in got:
+            e = Envelope.from_json(raw)
+            sig = next(s for s in e.signatures if s.keyid == got[index])
+            assert (
+                kit.keys[got[index].split("+")[0]]
+                .verifier()
+                .verify(pae(e.payload_type, e.payload), sig.sig)
+            )
 
 
 def test_a_forged_signature_is_still_rejected_by_the_audit(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ earlier audit), whatever the log is read from — a local directory or a server.
    (a split view; both notes are the evidence). The remembered checkpoint must fit
    too, or history was rolled back or rewritten.
 4. Verify every covered entry's signature on all cores (:mod:`.signatures`), then
-   replay the entries the latest checkpoint covers, as of ``as_of``.
+   replay the entries the latest checkpoint covers, as of ``as_of``. Steps 2 to 4
+   overlap: each chunk of entries goes to the signature workers as soon as it is
+   fetched, and replay applies each chunk as soon as its signatures are verified.
 5. Attach an inclusion proof, verified against that checkpoint, to each piece of
    evidence of each violation.
 """
@@ -19,7 +21,6 @@ earlier audit), whatever the log is read from — a local directory or a server.
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,7 +29,7 @@ from typing import Any, TypedDict, Unpack
 
 from ..errors import VerificationError
 from ..follow import Follower, HttpSource, LocalSource, LogSource, witness_checkpoint
-from ..pact import Pact, State, replay
+from ..pact import Pact, State, replay_streamed
 from ..statements import keyid_of
 from ..tlog import (
     TILE_WIDTH,
@@ -39,8 +40,11 @@ from ..tlog import (
     merkle,
     parse_verifier_key,
 )
-from .signatures import verify_signatures
-from .trusted import read_trusted, write_trusted
+from .signatures import SignatureWorkers
+from .trusted import Trusted, read_trusted, write_trusted
+
+#: entries fetched between hand-offs to the signature workers (whole bundles)
+FETCH_CHUNK = 8 * TILE_WIDTH
 
 
 class LogVerificationError(VerificationError):
@@ -190,8 +194,67 @@ def audit(
     wanted = {v.checkpoint.size for v in checkpoints} | {h.size for h in held if h.size}
     if remembered:
         wanted.add(remembered.size)
-    stage(f"fetching {total} entries and recomputing the tree")
-    follower.load(total, wanted)
+    member_keys = {keyid_of(parse_verifier_key(m.key)): m.key for m in pact.members}
+    with SignatureWorkers(member_keys, workers, total=covered) as signatures:
+        # fetched chunk by chunk, each handed to the signature workers at once, so
+        # fetching, the tree, the checks and replay all overlap with verification
+        stage(f"fetching {total} entries, recomputing the tree, verifying signatures")
+        for end in range(min(FETCH_CHUNK, total), total + FETCH_CHUNK, FETCH_CHUNK):
+            start = follower.size
+            follower.load(min(end, total), wanted)
+            if start < covered:
+                signatures.submit(start, follower.entries[start : min(end, covered)])
+        _check_tree(follower, source, total, checkpoints, held, remembered, trusted_path, pact)
+        stage(f"replaying {covered} entries as their signatures are verified")
+        entries = follower.entries[:covered]
+        state = replay_streamed(pact, entries, as_of, signatures.verdicts())
+        signature_seconds = signatures.seconds
+    report = AuditReport(
+        size=total,
+        checkpoint=(
+            {"size": covered, "root": _b64(latest.checkpoint.root), "note": latest.signed_note}
+            if latest
+            else None
+        ),
+        checkpoints_verified=(
+            len(checkpoints) + sum(1 for h in held if h.size) + (1 if remembered else 0)
+        ),
+        witnesses=[h.to_dict() for h in held],
+        uncovered_entries=total - covered,
+        state=state,
+        signature_seconds=signature_seconds,
+    )
+    if latest:
+        for violation in state.violations:
+            for i in violation.evidence:
+                if i in report.proofs or i >= covered:
+                    continue
+                proof = follower.inclusion_proof(i, covered)
+                merkle.verify_inclusion(
+                    merkle.leaf_hash(entries[i]), i, covered, proof, latest.checkpoint.root
+                )
+                report.proofs[i] = [_b64(h) for h in proof]
+        if trusted_path is not None:
+            write_trusted(trusted_path, pact.trust.origin, latest.checkpoint, latest.signed_note)
+            report.trusted_updated = True
+    return report
+
+
+def _check_tree(
+    follower: Follower,
+    source: LogSource,
+    total: int,
+    checkpoints: Sequence[VerifiedCheckpoint],
+    held: Sequence[WitnessView],
+    remembered: Trusted | None,
+    trusted_path: Path | None,
+    pact: Pact,
+) -> None:
+    """Steps 2 and 3 of the module docstring: every checkpoint's root, the source's
+    stored rows, the witnesses' checkpoints and the remembered one against the tree
+    recomputed from the entries."""
+    latest = checkpoints[-1] if checkpoints else None
+    covered = latest.checkpoint.size if latest else 0
     rows = follower.tree.rows
     assert rows is not None
     stored = source.stored_rows()
@@ -243,44 +306,6 @@ def audit(
                 f"({trusted_path}): history was rolled back or rewritten{where}",
                 {"server_checkpoint": server_note, "trusted": remembered.raw},
             )
-
-    entries = follower.entries[:covered]
-    member_keys = {keyid_of(parse_verifier_key(m.key)): m.key for m in pact.members}
-    stage(f"verifying {len(entries)} signatures")
-    started = time.perf_counter()
-    verified = verify_signatures(entries, member_keys, workers)
-    signature_seconds = time.perf_counter() - started
-    stage(f"replaying {len(entries)} entries")
-    state = replay(pact, entries, as_of, verified=verified)
-    report = AuditReport(
-        size=total,
-        checkpoint=(
-            {"size": covered, "root": _b64(latest.checkpoint.root), "note": latest.signed_note}
-            if latest
-            else None
-        ),
-        checkpoints_verified=(
-            len(checkpoints) + sum(1 for h in held if h.size) + (1 if remembered else 0)
-        ),
-        witnesses=[h.to_dict() for h in held],
-        uncovered_entries=total - covered,
-        state=state,
-        signature_seconds=signature_seconds,
-    )
-    if latest:
-        for violation in state.violations:
-            for i in violation.evidence:
-                if i in report.proofs or i >= covered:
-                    continue
-                proof = follower.inclusion_proof(i, covered)
-                merkle.verify_inclusion(
-                    merkle.leaf_hash(entries[i]), i, covered, proof, latest.checkpoint.root
-                )
-                report.proofs[i] = [_b64(h) for h in proof]
-        if trusted_path is not None:
-            write_trusted(trusted_path, pact.trust.origin, latest.checkpoint, latest.signed_note)
-            report.trusted_updated = True
-    return report
 
 
 class AuditOptions(TypedDict, total=False):

@@ -18,7 +18,7 @@ from .errors import PactError
 from .estimates import Estimate, Observation
 from .judgements import ComputeTotals
 from .policy import Member, Pact, PauseRules, Threshold, load_pact, parse_pact, quorum_met
-from .replay import IncrementalReplay, backwards_reason, order_slack, replay
+from .replay import IncrementalReplay, backwards_reason, order_slack, replay, replay_streamed
 from .state import Duty, Pause, PauseCause, Phase, Rejected, Run, State, Violation, ViolationKind
 
 __all__ = [
@@ -55,4 +55,5 @@ __all__ = [
     "parse_pact",
     "quorum_met",
     "replay",
+    "replay_streamed",
 ]

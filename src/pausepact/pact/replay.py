@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import gc
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -687,15 +687,34 @@ def replay(
     (default: now). Deterministic: same inputs, same :meth:`State.to_json` bytes.
 
     ``verified`` maps entry index → the keyid whose DSSE signature over that entry
-    was already checked (see :func:`pausepact.audit.signatures.verify_signatures`);
-    it only saves work: the key must still be the signer's current key, and
-    entries not in it are verified here."""
+    was already checked (see :mod:`pausepact.audit.signatures`); it only saves work:
+    the key must still be the signer's current key, and entries not in it are
+    verified here."""
+    return replay_streamed(pact, entries, as_of, [(len(entries), verified or {})])
+
+
+def replay_streamed(
+    pact: Pact,
+    entries: Sequence[bytes],
+    as_of: datetime | None,
+    verdicts: Iterable[tuple[int, Mapping[int, str]]],
+) -> State:
+    """:func:`replay` with the ``verified`` map arriving in parts while it runs (the
+    audit's signature workers): each ``(end, verified)`` covers entries before ``end``,
+    which are applied as soon as it arrives; entries after the last ``end`` are
+    applied with no verdicts. The result is :func:`replay`'s with all parts merged."""
     when = as_of if as_of is not None else datetime.now(UTC)
     _check_as_of(when)
     with _cyclic_gc_paused():
-        machine = _Machine(pact, when, verified)
-        for index, raw in enumerate(entries):
-            machine.apply(index, raw)
+        machine = _Machine(pact, when)
+        done = 0
+        for end, part in verdicts:
+            machine.verified.update(part)
+            for index in range(done, min(end, len(entries))):
+                machine.apply(index, entries[index])
+            done = max(done, min(end, len(entries)))
+        for index in range(done, len(entries)):
+            machine.apply(index, entries[index])
         machine.finish()
         state = machine.state
         del machine  # freed now, so the collector never scans what replay kept meanwhile

@@ -3,7 +3,16 @@ schema of every statement type, and the evidence blob store."""
 
 from .blob_auth import SIGNATURE_HEADER, SIGNER_HEADER, TIME_HEADER, upload_headers, upload_message
 from .blobs import BlobError, BlobStore
-from .dsse import Envelope, EnvelopeSignature, keyid_of, pae, sign_envelope, verify_envelope
+from .dsse import (
+    MAX_ENVELOPE_BYTES,
+    Envelope,
+    EnvelopeSignature,
+    canonical_parts,
+    keyid_of,
+    pae,
+    sign_envelope,
+    verify_envelope,
+)
 from .errors import (
     InvalidSignatureError,
     MalformedEnvelopeError,
@@ -54,6 +63,7 @@ from .statement import (
 )
 
 __all__ = [
+    "MAX_ENVELOPE_BYTES",
     "PAYLOAD_TYPE",
     "SIGNATURE_HEADER",
     "SIGNER_HEADER",
@@ -95,6 +105,7 @@ __all__ = [
     "TrustedKeys",
     "UnknownStatementTypeError",
     "build_statement",
+    "canonical_parts",
     "default_key_path",
     "format_time",
     "keyid_of",

@@ -38,6 +38,24 @@ _CANONICAL_ONE_SIGNATURE = re.compile(
 )
 
 
+def canonical_parts(raw: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """``(payloadType, payload, keyid, sig)`` of an envelope in the log's canonical
+    one-signature form (strings as ASCII bytes, payload and sig decoded), exactly
+    what :meth:`Envelope.from_json` reads from it; None for any other form, which
+    only the JSON parser may read. The signature workers use it to verify without
+    building objects."""
+    m = _CANONICAL_ONE_SIGNATURE.fullmatch(raw)
+    if m is None:
+        return None
+    payload_b64, payload_type, keyid, sig_b64 = m.group(1, 2, 3, 4)
+    try:
+        payload = binascii.a2b_base64(payload_b64, strict_mode=True)
+        sig = binascii.a2b_base64(sig_b64, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None  # the parser decides, and names the field
+    return payload_type, payload, keyid, sig
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """Pre-Authentication Encoding: ``DSSEv1 SP len(type) SP type SP len(body) SP body``."""
     t = payload_type.encode()
@@ -78,17 +96,11 @@ class Envelope:
                 f"envelope is {len(raw)} bytes; the limit is {MAX_ENVELOPE_BYTES} "
                 "(put large evidence in the blob store and reference its digest)"
             )
-        m = _CANONICAL_ONE_SIGNATURE.fullmatch(raw)
-        if m is not None:  # the log's own form: no JSON parser needed
-            payload_b64, payload_type, keyid, sig_b64 = m.group(1, 2, 3, 4)
-            try:
-                payload = binascii.a2b_base64(payload_b64, strict_mode=True)
-                sig = binascii.a2b_base64(sig_b64, strict_mode=True)
-            except (binascii.Error, ValueError):
-                pass  # the parser decides, and names the field
-            else:
-                signature = EnvelopeSignature(keyid.decode("ascii"), sig)
-                return cls(payload_type.decode("ascii"), payload, (signature,))
+        parts = canonical_parts(raw)
+        if parts is not None:  # the log's own form: no JSON parser needed
+            payload_type, payload, keyid, sig = parts
+            signature = EnvelopeSignature(keyid.decode("ascii"), sig)
+            return cls(payload_type.decode("ascii"), payload, (signature,))
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
