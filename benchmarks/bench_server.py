@@ -8,7 +8,11 @@ PostgreSQL when reachable), with witness processes cosigning every checkpoint:
   measured in the same run (the issue's goal: ≥ 70%);
 * single submissions: throughput, and p50/p99 latency to *sequenced* (the response) and
   to *published* (``?wait=true``: a witness-cosigned checkpoint covers it, proof returned);
-* static tile reads per second (``/tile/0/…``).
+* static tile reads per second (``/tile/0/…``);
+* the server's own CPU time per admitted entry in the batched run (all its processes,
+  user + system, read from the OS with psutil) against the CPU time of one raw
+  Ed25519 verification (issue 18: at most 1.5×), and PostgreSQL's batched rate
+  against SQLite's (issue 18: at least 0.85).
 
 Usage: python benchmarks/bench_server.py [--batched 6000] [--singles 300] [--no-postgres]
 """
@@ -28,18 +32,21 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import contextlib
+
 from tests.netkit import (
     PG_URL,
     WITNESSES,
     evidence,
     fresh_pg_origin,
-    server_proc,
+    server_handle,
     witness_proc,
     workspace,
 )
 
 from bench_replay import raw_verify_rate  # the same measurement in both benchmarks
 
+WARM = 256  # entries posted before the clock starts (more than PARALLEL_FROM)
 FAST = ["--rate", "1000000", "--burst", "1000000", "--max-concurrency", "256"]
 
 
@@ -120,6 +127,43 @@ def tile_reads(url: str, seconds: float = 3.0, clients: int = 4) -> float:
     return count[0] / seconds
 
 
+def settled(url: str, size: int, timeout: float = 60.0) -> None:
+    """Wait until a checkpoint covering ``size`` entries is published and the dashboard
+    state replayed over it (work the entries cause after their answers went out)."""
+    deadline = time.monotonic() + timeout
+    while httpx.get(url + "/v1/log").json()["published_size"] < size:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not publish {size} entries in {timeout:g} s")
+        time.sleep(0.05)
+    httpx.get(url + "/dashboard.json", timeout=timeout).raise_for_status()
+
+
+def database_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (its own cores are the
+    server's: on this machine the database competes with the server for them)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += sum(proc.cpu_times()[:2])
+    return total
+
+
+def server_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system, from the OS) of the server and of each process it
+    started (the admission workers), by role."""
+    import psutil
+
+    server = psutil.Process(pid)
+    out = {"server": sum(server.cpu_times()[:2])}
+    for k, child in enumerate(sorted(server.children(recursive=True), key=lambda c: c.pid)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            out[f"worker{k}"] = sum(child.cpu_times()[:2])
+    return out
+
+
 def measure(
     tmp: Path, label: str, db: list[str], args: argparse.Namespace, origin: str
 ) -> dict[str, object]:
@@ -127,14 +171,23 @@ def measure(
     envs = evidence(ws, args.batched + 2 * args.singles, label)
     with (
         witness_proc(ws, WITNESSES[0], tmp) as w,
-        server_proc(ws, [w], tmp, extra=[*db, *FAST], name=label) as url,
+        server_handle(ws, [w], tmp, extra=[*db, *FAST], name=label) as (url, proc),
     ):
-        rate = batched(url, envs[: args.batched])
+        batched(url, envs[:WARM])  # starts the admission workers, warms every path
+        before, db_before = server_cpu(proc.pid), database_cpu()
+        rate = batched(url, envs[WARM : args.batched])
+        settled(url, args.batched)  # what the entries cost after the answers counts too
+        after, db_after = server_cpu(proc.pid), database_cpu()
         seq = singles(url, envs[args.batched : args.batched + args.singles], wait=False)
         pub = singles(url, envs[args.batched + args.singles :], wait=True)
         tiles = tile_reads(url)
+    admitted = args.batched - WARM
+    cpu = {k: round(1e6 * (after.get(k, 0.0) - before.get(k, 0.0)) / admitted, 1) for k in after}
     return {
         "batched_entries_per_second": round(rate, 1),
+        "server_cpu_us_per_admitted_entry": round(sum(cpu.values()), 1),
+        "server_cpu_us_per_admitted_entry_by_process": cpu,
+        "database_cpu_us_per_admitted_entry": round(1e6 * (db_after - db_before) / admitted, 1),
         "single_to_sequenced": seq,
         "single_to_published": pub,
         "tile_reads_per_second": round(tiles, 1),
@@ -161,11 +214,25 @@ def main() -> None:
             out["postgres"] = measure(
                 tmp, "postgres", ["--postgres", PG_URL], args, fresh_pg_origin("bench")
             )
+    raw_us = 1e6 / raw
+    out["raw_ed25519_verify_cpu_us"] = round(raw_us, 1)
     for k in ("sqlite", "postgres"):
         if k in out:
             r = out[k]["batched_entries_per_second"]  # type: ignore[index]
             out[k]["ratio_to_raw_verify_times_cores"] = round(r / (raw * cores), 3)  # type: ignore[index]
-    out["goal"] = "batched over HTTP >= 0.7 x raw Ed25519 verify rate x cores"
+            cpu = out[k]["server_cpu_us_per_admitted_entry"]  # type: ignore[index]
+            out[k]["server_cpu_vs_one_raw_verify"] = round(cpu / raw_us, 2)  # type: ignore[index]
+    if "postgres" in out:
+        pg = out["postgres"]["batched_entries_per_second"]  # type: ignore[index]
+        out["postgres_vs_sqlite_batched"] = round(
+            pg / out["sqlite"]["batched_entries_per_second"],  # type: ignore[index]
+            3,
+        )
+    out["goals"] = {
+        "batched over HTTP vs raw Ed25519 verify rate x cores": 0.7,
+        "server CPU per admitted entry vs one raw verify (issue 18)": 1.5,
+        "postgres batched vs sqlite batched (issue 18)": 0.85,
+    }
     print(json.dumps(out, indent=2))
 
 

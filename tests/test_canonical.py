@@ -171,3 +171,24 @@ def test_the_fast_writer_leaves_absent_members_out_only_when_asked() -> None:
 )
 def test_the_fast_writer_refuses_what_it_cannot_vouch_for(value: Any) -> None:
     assert dumps_known(value) is None
+
+
+_ascii = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=40)
+
+
+@given(
+    st.one_of(_ascii, st.text(min_size=1, max_size=20)),
+    st.binary(max_size=300),
+    st.one_of(_ascii, st.text(min_size=1, max_size=20)),
+    st.binary(max_size=80),
+)
+def test_an_envelope_written_without_the_serializer_is_its_jcs_form(
+    payload_type: str, payload: bytes, keyid: str, sig: bytes
+) -> None:
+    """One signature and no string that needs escaping: the envelope is written as a
+    fixed layout; it must be byte for byte what the JCS serializer writes."""
+    from pausepact.statements import Envelope, EnvelopeSignature
+    from pausepact.statements.canonical import dumps_strings
+
+    env = Envelope(payload_type, payload, (EnvelopeSignature(keyid, sig),))
+    assert env.canonical_bytes() == dumps_strings(env.to_dict())

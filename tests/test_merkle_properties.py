@@ -154,3 +154,43 @@ def test_overlong_proofs_are_rejected_without_work() -> None:
         merkle.verify_inclusion(leaf, 0, 2, [leaf] * 64, leaf)
     with pytest.raises(InvalidProofError):
         merkle.verify_consistency(1, 2, [leaf] * 65, leaf, leaf)
+
+
+# --- the bottom-up proofs are the RFC's, byte for byte ------------------------------------
+def strict_reader(size: int) -> merkle.NodeReader:
+    """Synthetic node hashes for a tree of ``size`` leaves that refuses any subtree the
+    tree does not hold complete (a proof built from a partial one would be wrong)."""
+
+    def node(level: int, index: int) -> bytes:
+        assert (index + 1) << level <= size, f"node ({level}, {index}) is not complete"
+        return hashlib.sha256(b"%d/%d" % (level, index)).digest()
+
+    return node
+
+
+def test_bottom_up_proofs_equal_the_rfc_text_for_every_small_tree() -> None:
+    for size in range(1, 90):
+        node = strict_reader(size)
+        for index in range(size):
+            assert merkle.inclusion_proof(node, index, size) == merkle.inclusion_proof_rfc(
+                node, index, size
+            )
+        for old in range(1, size + 1):
+            assert merkle.consistency_proof(node, old, size) == merkle.consistency_proof_rfc(
+                node, old, size
+            )
+
+
+@given(st.integers(1, 1 << 40), st.data())
+def test_bottom_up_proofs_equal_the_rfc_text_for_large_trees(
+    size: int, data: st.DataObject
+) -> None:
+    node = strict_reader(size)
+    index = data.draw(st.integers(0, size - 1))
+    old = data.draw(st.integers(1, size))
+    assert merkle.inclusion_proof(node, index, size) == merkle.inclusion_proof_rfc(
+        node, index, size
+    )
+    assert merkle.consistency_proof(node, old, size) == merkle.consistency_proof_rfc(
+        node, old, size
+    )

@@ -71,3 +71,48 @@ def test_the_simulator_admits_through_the_same_checks(tmp_path: Path) -> None:
         ledger.flush()
         with pytest.raises(AdmissionError, match="time goes backwards"):
             ledger.post("pact.adopt", "lab/aurora", when - timedelta(hours=1), version=1)
+
+
+def test_the_server_pool_admits_exactly_what_the_checks_admit(tmp_path: Path) -> None:
+    """The pool packs each worker's answer (strings by position, times in µs): what it
+    hands back must equal check_envelopes' own answer, entry for entry, a re-encoded
+    (non-canonical) envelope and a refusal's position included."""
+    import json
+
+    from pausepact.pact import check_envelopes
+    from pausepact.server.admission import PARALLEL_FROM, AdmissionPool
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"pool")
+    pact = ws.pact()
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    raws = []
+    for i, name in enumerate(["lab/aurora", "lab/borealis", "evaluator/aisi"] * 45):
+        body = {
+            "pact": pact.id,
+            "signer": name,
+            "time": format_time(t0 - timedelta(seconds=i)),
+            "indicator": f"pool-{i}",
+            "period_start": format_time(t0 - timedelta(days=1)),
+            "period_end": format_time(t0),
+            "value": i / 7,
+        }
+        if name.startswith("evaluator"):
+            continue
+        raws.append(sign_statement("indicator.report", body, load_signer(ws.key_file(name))))
+    entries = [env.canonical_bytes() for env in raws]
+    entries[5] = json.dumps(json.loads(entries[5]), indent=1).encode()  # admitted re-encoded
+    vkeys = [m.key for m in pact.members]
+    skew = timedelta(seconds=pact.pact.max_skew_seconds)
+    pool = AdmissionPool(workers=2)
+    assert len(entries) >= PARALLEL_FROM  # spread over the workers
+    try:
+        assert pool.check(entries, vkeys, pact.id, t0, skew) == check_envelopes(
+            0, entries, vkeys, pact.id, t0, skew
+        )
+        hostile = [*entries]
+        hostile[41] = b'{"payload":'
+        refused = pool.check(hostile, vkeys, pact.id, t0, skew)
+        assert refused == check_envelopes(0, hostile, vkeys, pact.id, t0, skew)
+        assert refused.item == 41  # type: ignore[union-attr]
+    finally:
+        pool.close()

@@ -76,6 +76,39 @@ def test_tree_matches_the_reference_at_every_size(
         )
 
 
+@pytest.mark.parametrize("cache_nodes", [0, 7, 1 << 16])
+def test_proofs_from_cached_nodes_equal_the_rfc_text_at_every_size(
+    tmp_path: Path, cache_nodes: int
+) -> None:
+    """A reader keeps the node and border-range hashes it computed (bounded, oldest
+    first): its proofs, cold, warm, across growth and after clear(), are the RFC's."""
+    import random
+
+    from pausepact.follow.tree import RecomputedTree
+    from pausepact.store.reader import TreeReader
+
+    data = entries(1300)
+    reference = RecomputedTree(keep_rows=True)
+    reference.extend(data)
+    rng = random.Random(3)
+    with LocalLog.create(tmp_path / "l", ORIGIN) as lg:
+        reader = TreeReader(lg.store, cache_nodes=cache_nodes)
+        for grown in (300, 301, 1024, 1300):
+            lg.append_many(data[lg.size : grown])
+            for _ in range(2):  # cold, then warm
+                for size in (grown, rng.randrange(1, grown + 1)):
+                    for index in [0, size - 1, *rng.sample(range(size), min(size, 20))]:
+                        assert reader.inclusion_proof(index, size) == (
+                            merkle.inclusion_proof_rfc(reference.node, index, size)
+                        )
+                    for old in [1, size, *rng.sample(range(1, size + 1), min(size, 20))]:
+                        assert reader.consistency_proof(old, size) == (
+                            merkle.consistency_proof_rfc(reference.node, old, size)
+                        )
+            assert len(reader._nodes) <= cache_nodes and len(reader._ranges) <= cache_nodes
+            reader.clear()
+
+
 def test_identical_entries_get_the_first_index(log: LocalLog) -> None:
     assert log.append_many([b"a", b"b", b"a"]) == [0, 1, 0]
     assert log.append_many([b"b", b"c"]) == [1, 2]

@@ -21,11 +21,13 @@ STEPS = 23  # the last segment is short (20..23)
 
 
 def record(
-    tmp: Path, steps: int = STEPS, background: bool = False
+    tmp: Path, steps: int = STEPS, background: bool = False, process: bool = False
 ) -> tuple[Path, Path, TranscriptRecorder]:
     model, opt = make()
     path, states = tmp / "transcript.jsonl", tmp / "states"
-    rec = TranscriptRecorder(path, "tiny-1", EVERY, states_dir=states, background=background)
+    rec = TranscriptRecorder(
+        path, "tiny-1", EVERY, states_dir=states, background=background, process=process
+    )
     rec.start(model, opt)
     order = [(7 * s) % 50 for s in range(1, steps + 1)]  # the data order actually used
     for s, bid in enumerate(order, 1):
@@ -74,8 +76,9 @@ def test_the_state_commitment_covers_every_byte_of_model_and_optimizer() -> None
     assert h.root(model2, opt2) != h.root(model, opt)
 
 
-def test_a_background_commitment_is_of_the_state_when_it_was_asked_for() -> None:
-    h = StateHasher(chunk=64)
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_a_background_commitment_is_of_the_state_when_it_was_asked_for(process: bool) -> None:
+    h = StateHasher(chunk=64, process=process)
     model, opt = make()
     train_step(model, opt, batch(0))
     expected = h.root(model, opt)
@@ -86,9 +89,11 @@ def test_a_background_commitment_is_of_the_state_when_it_was_asked_for() -> None
     h.close()
 
 
-def test_background_recording_writes_the_same_transcript(tmp_path: Path) -> None:
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_background_recording_writes_the_same_transcript(tmp_path: Path, process: bool) -> None:
     path, _states, rec = record(tmp_path / "sync")
-    bg_path, bg_states, bg_rec = record(tmp_path / "background", background=True)
+    bg_path, bg_states, bg_rec = record(tmp_path / "background", background=True, process=process)
+    bg_rec.close()
     assert bg_path.read_bytes() == path.read_bytes()
     assert bg_rec.statement() == rec.statement()
     report = verify_transcript(bg_path, bg_states, Program(), samples=10, seed=1)
@@ -186,3 +191,24 @@ def test_malformed_transcripts_are_input_errors(tmp_path: Path) -> None:
     bad.write_text('{"version": 1, "run_id": "r", "commit_every": 5, "chunk": 1}\n{"step": "x"}\n')
     with pytest.raises(Exception, match="not a commitment record"):
         verify_transcript(bad, tmp_path, Program())
+
+
+def test_a_hashing_process_that_dies_fails_the_commitment_loudly() -> None:
+    """No hang and no wrong root: the commitment raises, and closing still removes the
+    shared memory."""
+    import os
+
+    from pausepact.transcript.hash_process import HashProcessError
+
+    h = StateHasher(chunk=64, process=True)
+    model, opt = make()
+    assert h.root_async(model, opt).result() == h.root(model, opt)
+    segments = [f.shm.name for f in h._flats.values() if f.shm is not None]
+    assert segments and all(os.path.exists(f"/dev/shm/{n.lstrip('/')}") for n in segments)
+    assert h._process is not None
+    h._process._proc.kill()
+    h._process._proc.wait()
+    with pytest.raises(HashProcessError):
+        h.root_async(model, opt).result()
+    h.close()
+    assert not any(os.path.exists(f"/dev/shm/{n.lstrip('/')}") for n in segments)

@@ -26,7 +26,10 @@ class TranscriptRecorder:
     ``background=True`` hashes each commitment off the training loop
     (:meth:`StateHasher.root_async`): the loop waits only for a snapshot of the state, and
     a commitment's record is written once its hash is done (at the latest by the next
-    commitment, :meth:`finish` or :meth:`statement`), always in step order.
+    commitment, :meth:`finish` or :meth:`statement`), always in step order. With
+    ``process=True`` as well, the hashing runs in a separate process over shared memory
+    (:mod:`pausepact.transcript.hash_process`), never on a thread of the training
+    process; :meth:`close` stops that process.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class TranscriptRecorder:
         states_dir: str | Path | None = None,
         hasher: StateHasher | None = None,
         background: bool = False,
+        process: bool = False,
     ) -> None:
         if every < 1:
             raise ValueError("every must be at least 1")
@@ -45,7 +49,8 @@ class TranscriptRecorder:
         self.run_id = run_id
         self.every = every
         self.states_dir = Path(states_dir) if states_dir is not None else None
-        self.hasher = hasher or StateHasher()
+        self._owns_hasher = hasher is None
+        self.hasher = hasher or StateHasher(process=process and background)
         self.background = background
         self.commitments: list[Commitment] = []
         self._pending: tuple[Commitment, Future[bytes]] | None = None
@@ -85,6 +90,12 @@ class TranscriptRecorder:
         c = self._commit(self._step, model, optimizer) if self._batches else None
         self.flush()
         return c
+
+    def close(self) -> None:
+        """Write what is pending and stop the hasher this recorder made."""
+        self.flush()
+        if self._owns_hasher:
+            self.hasher.close()
 
     def flush(self) -> None:
         """Wait for a commitment still being hashed and write its record."""

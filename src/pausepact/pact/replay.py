@@ -150,7 +150,7 @@ class _Machine:
 
     def apply(self, index: int, raw: bytes) -> None:
         try:
-            st = open_statement(raw, self.trusted, verified_keyid=self.verified.get(index))
+            st = open_statement(raw, self.trusted, verified_keyid=self.verified.pop(index, None))
         except StatementError as exc:
             self.reject(index, str(exc))
             return
@@ -649,12 +649,22 @@ class IncrementalReplay:
         """The ``as_of`` of the last update (an earlier one would start over)."""
         return self._as_of
 
-    def update(self, entries: Sequence[bytes], as_of: datetime) -> State:
+    def update(
+        self,
+        entries: Sequence[bytes],
+        as_of: datetime,
+        verified: Mapping[int, str] | None = None,
+    ) -> State:
+        """The state of ``entries`` as of ``as_of``. ``verified``, as in :func:`replay`:
+        signatures already checked (say, by the server's admission), for entries not
+        yet applied; each is used once, when its entry is applied."""
         _check_as_of(as_of)
         if len(entries) < self._k or (self._as_of is not None and as_of < self._as_of):
             self._reset()
         self._as_of = as_of
         machine = self._clean
+        if verified:
+            machine.verified.update(verified)
         machine.as_of = as_of
         with _cyclic_gc_paused():
             working = self._apply_new(machine, entries)

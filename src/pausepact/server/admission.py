@@ -13,9 +13,10 @@ import multiprocessing
 import os
 import threading
 import time
+from array import array
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from ..pact import Admitted, Refused, check_envelopes
 
@@ -37,6 +38,54 @@ def _watch_parent(parent: int) -> None:
 def _ready() -> bool:
     """Runs in a worker: unpickling it imports this module, and so the schemas."""
     return True
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+#: a worker's admitted envelopes, packed: the entries that differ from what was sent
+#: (by position), the distinct strings, and per entry its type, keyid and signer (as
+#: positions in those strings) and its time (µs since the epoch). Thousands of small
+#: objects, pickled one by one each way, would cost more than the checks around them.
+Packed = tuple[dict[int, bytes], list[str], "array[int]", "array[int]"]
+
+
+def _check_packed(
+    start: int,
+    raws: list[bytes],
+    vkeys: list[str],
+    pact_id: str,
+    now: datetime,
+    skew: timedelta,
+) -> Packed | Refused:
+    """Runs in a worker: :func:`check_envelopes`, its answer packed."""
+    result = check_envelopes(start, raws, vkeys, pact_id, now, skew)
+    if isinstance(result, Refused):
+        return result
+    pairs = enumerate(zip(result, raws, strict=True))
+    changed = {k: a.entry for k, (a, raw) in pairs if a.entry != raw}
+    names: dict[str, int] = {}
+    fields = array("I")
+    times = array("q")
+    for a in result:
+        for text in (a.type, a.keyid, a.signer):
+            fields.append(names.setdefault(text, len(names)))
+        times.append((a.time - _EPOCH) // _MICROSECOND)
+    return changed, list(names), fields, times
+
+
+def _unpack(raws: Sequence[bytes], packed: Packed) -> list[Admitted]:
+    changed, names, fields, times = packed
+    return [
+        Admitted(
+            changed.get(k, raw),
+            names[fields[3 * k]],
+            names[fields[3 * k + 1]],
+            names[fields[3 * k + 2]],
+            _EPOCH + times[k] * _MICROSECOND,
+        )
+        for k, raw in enumerate(raws)
+    ]
 
 
 class AdmissionPool:
@@ -76,20 +125,19 @@ class AdmissionPool:
             return check_envelopes(0, raws, vkeys, pact_id, now, skew)
         size = -(-len(raws) // self.workers)
         pool = self._executor()
+        keys = list(vkeys)
         futures = [
-            pool.submit(
-                check_envelopes, i, list(raws[i : i + size]), list(vkeys), pact_id, now, skew
-            )
+            (i, pool.submit(_check_packed, i, list(raws[i : i + size]), keys, pact_id, now, skew))
             for i in range(0, len(raws), size)
         ]
         out: list[Admitted] = []
         refusal: Refused | None = None
-        for f in futures:
+        for i, f in futures:
             part = f.result()
             if isinstance(part, Refused):
                 refusal = part if refusal is None or part.item < refusal.item else refusal
             elif refusal is None:
-                out.extend(part)
+                out.extend(_unpack(raws[i : i + size], part))
         return refusal if refusal is not None else out
 
     def close(self) -> None:

@@ -140,6 +140,10 @@ class Node:
         self._stop = threading.Event()
         self._state_cache: OrderedDict[tuple[int, str], State] = OrderedDict()
         self._state_lock = threading.RLock()  # dashboard() holds it around _live_state
+        # keyids whose signatures admission verified, by index, until the live replay
+        # applies those entries (it then checks everything else, not the signature again)
+        self._verdicts: dict[int, str] = {}
+        self._verdicts_lock = threading.Lock()
         self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
         self._live = IncrementalReplay(pact)
@@ -207,6 +211,8 @@ class Node:
         entries = [a.entry for a in admitted]
         indices = self.log.append_many(entries)
         self.admission.logged(self.log, indices, admitted)
+        with self._verdicts_lock:
+            self._verdicts.update((i, a.keyid) for i, a in zip(indices, admitted, strict=True))
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 
@@ -294,7 +300,9 @@ class Node:
             entries = self._published_entries(size)
             now = datetime.now(UTC).replace(microsecond=0)
             last = self._live.last_as_of
-            return self._live.update(entries, now if last is None else max(now, last))
+            with self._verdicts_lock:
+                verified, self._verdicts = self._verdicts, {}
+            return self._live.update(entries, now if last is None else max(now, last), verified)
 
     def dashboard(self) -> bytes:
         """``dashboard.json`` at the published size, now. Kept for

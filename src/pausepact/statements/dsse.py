@@ -38,6 +38,13 @@ _CANONICAL_ONE_SIGNATURE = re.compile(
 )
 
 
+#: strings JCS writes as they are (printable ASCII, neither quote nor backslash)
+_PLAIN = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]*")
+_ONE_SIGNATURE_LAYOUT = (
+    b'{"payload":"%s","payloadType":"%s","signatures":[{"keyid":"%s","sig":"%s"}]}'
+)
+
+
 def canonical_parts(raw: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
     """``(payloadType, payload, keyid, sig)`` of an envelope in the log's canonical
     one-signature form (strings as ASCII bytes, payload and sig decoded), exactly
@@ -85,6 +92,17 @@ class Envelope:
 
     def canonical_bytes(self) -> bytes:
         """The RFC 8785 canonical JSON of the envelope: what goes into the log."""
+        if len(self.signatures) == 1:
+            sig = self.signatures[0]
+            if _PLAIN.fullmatch(self.payload_type) and _PLAIN.fullmatch(sig.keyid):
+                # no string needs escaping: the canonical form is this layout exactly
+                # (keys in JCS order), written without the JSON serializer
+                return _ONE_SIGNATURE_LAYOUT % (
+                    binascii.b2a_base64(self.payload, newline=False),
+                    self.payload_type.encode("ascii"),
+                    sig.keyid.encode("ascii"),
+                    binascii.b2a_base64(sig.sig, newline=False),
+                )
         return dumps_strings(self.to_dict())
 
     @classmethod

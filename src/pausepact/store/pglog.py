@@ -1,9 +1,11 @@
 """``PostgresLog``: the log on PostgreSQL, for several server processes on one database.
 
 It offers the reading and writing API of :class:`~pausepact.store.local.LocalLog` that
-the server uses. Appends go through the durable submission queue; a background thread
-in every process competes for the sequencer lock, and the winner drains the queue with
-the same :class:`Sequencer` (batch, integrate, commit) as the embedded log. Only the
+the server uses. A background thread in every process competes for the sequencer lock,
+and the winner drains the durable submission queue with the same :class:`Sequencer`
+(batch, integrate, commit) as the embedded log. Appends in the winning process go
+straight to that sequencer (one transaction, grouped with concurrent appends, as the
+embedded log does); appends in any other process go through the queue. Only the
 sequencer signs and publishes checkpoints.
 """
 
@@ -16,7 +18,7 @@ import time
 from collections.abc import Sequence
 
 from ..tlog import Ed25519Signer, NoteVerifier
-from .base import StoreError
+from .base import SequencingConflictError, StoreError
 from .log_api import LogAPI
 from .postgres import (
     LeaderLock,
@@ -131,9 +133,23 @@ class PostgresLog(LogAPI):
 
     # --- writing ---------------------------------------------------------------------------
     def append_many(self, entries: Sequence[bytes]) -> list[int]:
-        """Durably queue ``entries`` and wait for the sequencer's indices."""
+        """Sequence ``entries`` durably; their indices. In the process that holds the
+        sequencer lock, straight through its sequencer (grouped with concurrent calls
+        into one transaction); in any other, or if it lost the lock meanwhile, through
+        the durable queue, waiting for the sequencer's indices."""
         if not entries:
             return []
+        with self._seq_guard:
+            sequencer = self._sequencer
+        if sequencer is not None:
+            if not self._lock.held():  # the lock went with its connection: step down
+                self._drop()
+            else:
+                try:
+                    return sequencer.sequence(entries)
+                except SequencingConflictError as exc:
+                    # another process sequenced meanwhile (nothing was written): hand over
+                    log.info("sequencing here failed (%s); queueing for the sequencer", exc)
         ids = self.queue.enqueue(entries)
         return self.queue.wait(ids, self.submit_timeout)
 

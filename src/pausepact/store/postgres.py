@@ -134,6 +134,18 @@ class PostgresStore:
                 "entry bytea NOT NULL, idx bigint)"
             )
             conn.execute(f"ALTER TABLE {s}.queue ADD COLUMN IF NOT EXISTS resolved_at timestamptz")
+            # hashes and signed envelopes barely compress: storing them uncompressed spares
+            # the database a compression pass over every rewritten row (new rows only)
+            for table, column in (("tiles", "data"), ("bundles", "data"), ("queue", "entry")):
+                row = conn.execute(
+                    "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass "
+                    "AND attname = %s",
+                    (f"{s}.{table}", column),
+                ).fetchone()
+                if row is not None and row[0] != "e":  # once: it locks the table
+                    conn.execute(
+                        f"ALTER TABLE {s}.{table} ALTER COLUMN {column} SET STORAGE EXTERNAL"
+                    )
             conn.execute(
                 f"CREATE INDEX IF NOT EXISTS queue_pending ON {s}.queue (id) WHERE idx IS NULL"
             )
@@ -377,10 +389,12 @@ class SubmissionQueue:
 
     @_reconnecting
     def resolve(self, results: Sequence[tuple[int, int]]) -> None:
-        with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                f"UPDATE {self.s}.queue SET idx=%s, resolved_at=now() WHERE id=%s",
-                [(idx, qid) for qid, idx in results],
+        """Record each ``(queue id, index)``, in one statement."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                f"UPDATE {self.s}.queue AS q SET idx = v.idx, resolved_at = now() "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, idx) WHERE q.id = v.id",
+                ([q for q, _ in results], [i for _, i in results]),
             )
 
     @_reconnecting

@@ -64,6 +64,8 @@ def range_hash(node: NodeReader, lo: int, hi: int) -> bytes:
     n = hi - lo
     if n <= 0:
         raise ValueError(f"empty range [{lo}, {hi})")
+    if not n & (n - 1) and not lo & (n - 1):  # one complete subtree
+        return node(n.bit_length() - 1, lo >> (n.bit_length() - 1))
     parts: list[bytes] = []
     start = lo
     for level in range(n.bit_length() - 1, -1, -1):
@@ -85,8 +87,69 @@ def root(node: NodeReader, size: int) -> bytes:
     return range_hash(node, 0, size)
 
 
-def inclusion_proof(node: NodeReader, index: int, size: int) -> list[bytes]:
-    """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, leaf-adjacent hash first."""
+#: the hash of ``[lo, hi)`` (a reader may pass a cached :func:`range_hash`)
+RangeHash = Callable[[NodeReader, int, int], bytes]
+
+
+def _path(
+    node: NodeReader, level: int, index: int, size: int, ranges: RangeHash, out: list[bytes]
+) -> None:
+    """Append the siblings on the path from node ``(level, index)`` to the root of the
+    tree of ``size`` leaves, lowest first. Below the level where the path meets the
+    tree's right border, every sibling is a complete subtree, except the last, which
+    may be the border's own incomplete subtree (the "ephemeral" node); above it, the
+    path runs along the border and its siblings are complete left subtrees."""
+    last = (size - 1) >> level
+    inner = (index ^ last).bit_length()
+    for j in range(inner):
+        sibling = (index >> j) ^ 1
+        lv = level + j
+        if (sibling + 1) << lv > size:  # only ever the last inner one
+            out.append(ranges(node, sibling << lv, size))
+        else:
+            out.append(node(lv, sibling))
+    index >>= inner
+    while index:
+        if index & 1:
+            out.append(node(level + inner, index - 1))
+        index >>= 1
+        inner += 1
+
+
+def inclusion_proof(
+    node: NodeReader, index: int, size: int, ranges: RangeHash = range_hash
+) -> list[bytes]:
+    """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1, leaf-adjacent hash first, built
+    bottom up: one node per level, no recursion over ranges (byte-identical to
+    :func:`inclusion_proof_rfc`)."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is outside a tree of size {size}")
+    proof: list[bytes] = []
+    _path(node, 0, index, size, ranges, proof)
+    return proof
+
+
+def consistency_proof(
+    node: NodeReader, old: int, new: int, ranges: RangeHash = range_hash
+) -> list[bytes]:
+    """PROOF(old, D[0:new]) of RFC 9162 §2.1.4.1, built bottom up: the largest
+    complete subtree that ends at ``old`` (left out when ``old`` is a power of two:
+    it is the old root), then its path in the new tree (byte-identical to
+    :func:`consistency_proof_rfc`)."""
+    if not 0 < old <= new:
+        raise ValueError(f"no consistency proof from size {old} to size {new}")
+    if old == new:
+        return []
+    level = (old & -old).bit_length() - 1
+    index = (old - 1) >> level
+    proof: list[bytes] = [] if index == 0 else [node(level, index)]
+    _path(node, level, index, new, ranges, proof)
+    return proof
+
+
+def inclusion_proof_rfc(node: NodeReader, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[0:size]) of RFC 9162 §2.1.3.1 as the RFC writes it, top down,
+    leaf-adjacent hash first: the reference :func:`inclusion_proof` is tested against."""
     if not 0 <= index < size:
         raise ValueError(f"index {index} is outside a tree of size {size}")
     proof: list[bytes] = []
@@ -105,8 +168,9 @@ def inclusion_proof(node: NodeReader, index: int, size: int) -> list[bytes]:
     return proof
 
 
-def consistency_proof(node: NodeReader, old: int, new: int) -> list[bytes]:
-    """PROOF(old, D[0:new]) of RFC 9162 §2.1.4.1 (SUBPROOF with b = true)."""
+def consistency_proof_rfc(node: NodeReader, old: int, new: int) -> list[bytes]:
+    """PROOF(old, D[0:new]) of RFC 9162 §2.1.4.1 (SUBPROOF with b = true) as the RFC
+    writes it: the reference :func:`consistency_proof` is tested against."""
     if not 0 < old <= new:
         raise ValueError(f"no consistency proof from size {old} to size {new}")
     proof: list[bytes] = []

@@ -13,11 +13,13 @@ import json
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
 from ..tlog import merkle
+from .hash_process import HashProcess
 
 CHUNK = 1 << 20
 
@@ -42,18 +44,30 @@ def _tensors(model: Any, optimizer: Any) -> Iterator[tuple[str, Any]]:
 class StateHasher:
     """Commitment to (model, optimizer): Merkle root over 1 MiB chunks of the state."""
 
-    def __init__(self, threads: int | None = None, chunk: int = CHUNK) -> None:
+    def __init__(
+        self, threads: int | None = None, chunk: int = CHUNK, *, process: bool = False
+    ) -> None:
+        """``process``: :meth:`root_async` hashes in a separate process over shared
+        memory (:mod:`.hash_process`), so that no hashing thread contends with the
+        training loop for the interpreter lock."""
         self.chunk = chunk
-        self._pool = ThreadPoolExecutor(max_workers=threads or min(16, os.cpu_count() or 1))
+        self._threads = threads or min(16, os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=self._threads)
         self._pinned: dict[str, Any] = {}
         self._flats: dict[str, _Flat] = {}  # root_async: the snapshot, per device
         self._layout: tuple[Any, ...] = ()
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
         self._inflight: Future[bytes] | None = None
+        self._process: HashProcess | None = HashProcess(self._threads, chunk) if process else None
 
     def close(self) -> None:
         self._background.shutdown()
         self._pool.shutdown()
+        if self._process is not None:
+            _release(self._flats)
+            self._flats = {}
+            self._process.close()
+            self._process = None
 
     def _host_bytes(self, name: str, t: Any) -> memoryview:
         import torch
@@ -91,32 +105,11 @@ class StateHasher:
             torch.cuda.synchronize()
         return parts
 
-    def _chunks(self, parts: Sequence[memoryview | bytes]) -> Iterator[bytes | memoryview]:
-        carry = bytearray()
-        for part in parts:
-            view = memoryview(part)
-            if carry:
-                need = self.chunk - len(carry)
-                carry += view[:need]
-                view = view[need:]
-                if len(carry) < self.chunk:
-                    continue
-                yield bytes(carry)
-                carry = bytearray()
-            full = len(view) - len(view) % self.chunk
-            for i in range(0, full, self.chunk):
-                yield view[i : i + self.chunk]
-            carry += view[full:]
-        if carry:
-            yield bytes(carry)
-
     def root(self, model: Any, optimizer: Any) -> bytes:
         """The commitment, computed now: the caller waits for the copy and the hashing."""
         if self._inflight is not None:  # the pinned buffers are shared with it
             self._inflight.result()
-        parts = self._segments(model, optimizer)
-        leaves = list(self._pool.map(_leaf, self._chunks(parts)))
-        return merkle.root_of_leaves(leaves)
+        return chunked_root(self._segments(model, optimizer), self.chunk, self._pool)
 
     def root_async(self, model: Any, optimizer: Any) -> Future[bytes]:
         """The same commitment, with the training loop waiting only for a snapshot.
@@ -141,7 +134,8 @@ class StateHasher:
             if isinstance(v, torch.Tensor)
         )
         if layout != self._layout:
-            self._flats = _flat_buffers(entries)
+            _release(self._flats)
+            self._flats = _flat_buffers(entries, self._process)
             self._layout = layout
         parts: list[bytes | tuple[str, int, int]] = []
         sources: dict[str, list[Any]] = {d: [] for d in self._flats}
@@ -185,9 +179,13 @@ class StateHasher:
                 flat.host.copy_(flat.buffer, non_blocking=True)
             flat.stream.synchronize()
             hosts[device] = flat.view
+        if self._process is not None:  # hashed by the other process, over shared memory
+            names = {d: flat.shm.name for d, flat in self._flats.items() if flat.shm is not None}
+            return self._process.root(
+                [p if isinstance(p, bytes) else (names[p[0]], p[1], p[2]) for p in parts]
+            )
         views = [p if isinstance(p, bytes) else hosts[p[0]][p[1] : p[1] + p[2]] for p in parts]
-        leaves = list(self._pool.map(_leaf, self._chunks(views)))
-        return merkle.root_of_leaves(leaves)
+        return chunked_root(views, self.chunk, self._pool)
 
 
 @dataclass
@@ -201,10 +199,15 @@ class _Flat:
     host: Any  # pinned CPU tensor, or None when the buffer is already in host memory
     view: memoryview  # the host bytes
     stream: Any = None
+    shm: SharedMemory | None = None  # where the host bytes live, when hashed elsewhere
+    registered: int = 0  # the host pointer registered (pinned) with CUDA, or 0
 
 
-def _flat_buffers(entries: Sequence[tuple[str, Any]]) -> dict[str, _Flat]:
-    """Allocate one flat buffer per device, each tensor at a 64-byte aligned offset."""
+def _flat_buffers(
+    entries: Sequence[tuple[str, Any]], process: HashProcess | None = None
+) -> dict[str, _Flat]:
+    """Allocate one flat buffer per device, each tensor at a 64-byte aligned offset;
+    with a hashing ``process``, the host bytes in a shared segment (pinned for CUDA)."""
     import torch
 
     by_device: dict[str, list[Any]] = {}
@@ -218,17 +221,77 @@ def _flat_buffers(entries: Sequence[tuple[str, Any]]) -> dict[str, _Flat]:
             size = t.numel() * t.element_size()
             spans.append((end, size))
             end += -(-size // 64) * 64
-        buffer = torch.empty(max(end, 1), dtype=torch.uint8, device=device)
+        end = max(end, 1)
+        on_host = torch.device(device).type == "cpu"
+        shm = process.allocate(end) if process is not None else None
+        shared = None if shm is None else torch.frombuffer(shm.buf, dtype=torch.uint8)[:end]
+        registered = 0
+        if on_host:
+            host = None
+            buffer = shared if shared is not None else torch.empty(end, dtype=torch.uint8)
+        else:
+            buffer = torch.empty(end, dtype=torch.uint8, device=device)
+            if shared is None:
+                host = torch.empty(end, dtype=torch.uint8, pin_memory=True)
+            else:
+                host = shared
+                registered = _pin(shared)
         views = [
             buffer[off : off + size].view(t.dtype).view(t.shape)
             for (off, size), t in zip(spans, tensors, strict=True)
         ]
-        on_host = buffer.device.type == "cpu"
-        host = None if on_host else torch.empty(buffer.shape, dtype=torch.uint8, pin_memory=True)
         array: Any = (buffer if host is None else host).numpy()
         view = memoryview(array).cast("B")
-        flats[device] = _Flat(buffer, views, spans, host, view)
+        flats[device] = _Flat(buffer, views, spans, host, view, shm=shm, registered=registered)
     return flats
+
+
+def _pin(host: Any) -> int:
+    """Page-lock a shared host buffer for fast asynchronous copies from the GPU; its
+    pointer, or 0 where CUDA refuses (the copies then still work, more slowly)."""
+    import torch
+
+    ptr = int(host.data_ptr())
+    err = torch.cuda.cudart().cudaHostRegister(ptr, host.numel(), 0)  # type: ignore[no-untyped-call]
+    return ptr if int(err) == 0 else 0
+
+
+def _release(flats: dict[str, _Flat]) -> None:
+    """Unpin the shared host buffers (the segments go when the hashing process closes)."""
+    for flat in flats.values():
+        if flat.registered:
+            import torch
+
+            torch.cuda.cudart().cudaHostUnregister(flat.registered)  # type: ignore[no-untyped-call]
+            flat.registered = 0
+        flat.view.release()
+
+
+def _chunks(parts: Sequence[memoryview | bytes], chunk: int) -> Iterator[bytes | memoryview]:
+    """The stream the parts make, cut into ``chunk``-byte pieces (the last may be short)."""
+    carry = bytearray()
+    for part in parts:
+        view = memoryview(part)
+        if carry:
+            need = chunk - len(carry)
+            carry += view[:need]
+            view = view[need:]
+            if len(carry) < chunk:
+                continue
+            yield bytes(carry)
+            carry = bytearray()
+        full = len(view) - len(view) % chunk
+        for i in range(0, full, chunk):
+            yield view[i : i + chunk]
+        carry += view[full:]
+    if carry:
+        yield bytes(carry)
+
+
+def chunked_root(parts: Sequence[memoryview | bytes], chunk: int, pool: Executor) -> bytes:
+    """The commitment to a byte stream: RFC 9162 root over its chunks' leaf hashes,
+    hashed on ``pool``. The one definition, used in process and by the hashing process."""
+    return merkle.root_of_leaves(list(pool.map(_leaf, _chunks(parts, chunk))))
 
 
 def _leaf(chunk: bytes | memoryview) -> bytes:
