@@ -29,11 +29,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
+from ..errors import PausepactError
+from .chunks import chunked_root  # the same chunking and tree as in process
+
 #: a stream part: bytes as they are, or ``(segment name, offset, size)`` in shared memory
 Part = bytes | tuple[str, int, int]
 
 
-class HashProcessError(RuntimeError):
+class HashProcessError(PausepactError, RuntimeError):
     """The hashing process failed or exited; the commitment was not computed."""
 
 
@@ -59,8 +62,6 @@ def _attach(name: str) -> mmap.mmap:
 
 def serve(conn: Connection, parent: int, threads: int, chunk: int) -> None:
     """The worker: for each request (parts), the Merkle root of the stream they make."""
-    from .hashing import chunked_root  # the same chunking and tree as in process
-
     _watch_parent(parent)
     pool = ThreadPoolExecutor(max_workers=threads)
     segments: dict[str, mmap.mmap] = {}

@@ -13,12 +13,12 @@ import json
 import os
 import struct
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 from typing import Any
 
-from ..tlog import merkle
+from .chunks import chunked_root
 from .hash_process import HashProcess
 
 CHUNK = 1 << 20
@@ -265,39 +265,6 @@ def _release(flats: dict[str, _Flat]) -> None:
             torch.cuda.cudart().cudaHostUnregister(flat.registered)  # type: ignore[no-untyped-call]
             flat.registered = 0
         flat.view.release()
-
-
-def _chunks(parts: Sequence[memoryview | bytes], chunk: int) -> Iterator[bytes | memoryview]:
-    """The stream the parts make, cut into ``chunk``-byte pieces (the last may be short)."""
-    carry = bytearray()
-    for part in parts:
-        view = memoryview(part)
-        if carry:
-            need = chunk - len(carry)
-            carry += view[:need]
-            view = view[need:]
-            if len(carry) < chunk:
-                continue
-            yield bytes(carry)
-            carry = bytearray()
-        full = len(view) - len(view) % chunk
-        for i in range(0, full, chunk):
-            yield view[i : i + chunk]
-        carry += view[full:]
-    if carry:
-        yield bytes(carry)
-
-
-def chunked_root(parts: Sequence[memoryview | bytes], chunk: int, pool: Executor) -> bytes:
-    """The commitment to a byte stream: RFC 9162 root over its chunks' leaf hashes,
-    hashed on ``pool``. The one definition, used in process and by the hashing process."""
-    return merkle.root_of_leaves(list(pool.map(_leaf, _chunks(parts, chunk))))
-
-
-def _leaf(chunk: bytes | memoryview) -> bytes:
-    h = hashlib.sha256(b"\x00")
-    h.update(chunk)  # releases the GIL on large buffers
-    return h.digest()
 
 
 def data_digest(batches: Sequence[Any]) -> str:
