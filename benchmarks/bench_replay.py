@@ -13,7 +13,8 @@ Measured in one run on the same statements:
   same statements, with the rate of its signature stage on its own.
 
 Goals from the issue: replay ≥ 50,000 statements/s excluding signatures; audit
-signature verification ≥ 80% of raw × cores; an audit of 1,000,000 statements.
+signature verification ≥ 80% of raw × cores; an audit of 1,000,000 statements; and
+(issue 18) the audit end to end ≥ 80% of raw × cores, its stages overlapped.
 
 Usage: python benchmarks/bench_replay.py [--statements 20000] [--repeats 3]
 """
@@ -173,6 +174,10 @@ def main() -> None:
         ),
         "goal_replay_per_s_excluding_signatures": 50000,
         "audit_per_s_end_to_end": round(n / audit_time),
+        "audit_end_to_end_vs_raw_all_cores": round((n / audit_time) / (raw * cores), 3),
+        "goal_audit_end_to_end_vs_raw_all_cores": 0.8,
+        # the signature stage now overlaps fetching and replay: its wall time, from the
+        # first chunk handed to the workers to the last verdict replay took
         "audit_signature_stage_per_s": round(n / report.signature_seconds),
         "audit_signature_rate_vs_raw_all_cores": round(
             (n / report.signature_seconds) / (raw * cores), 3

@@ -33,6 +33,7 @@ from .sequencer import Sequencer, refuse_rolled_back
 
 log = logging.getLogger("pausepact.pglog")
 MAX_DRAIN = 1000
+MAX_IDLE = 0.02  # seconds between polls of an empty queue
 PURGE_EVERY = 60.0  # seconds between sweeps of uncollected queue rows
 
 
@@ -115,7 +116,9 @@ class PostgresLog(LogAPI):
                 self._stop.wait(self.poll)
                 continue
             self._stop.wait(idle)
-            idle = min(idle * 2, 0.005)
+            # an empty queue is polled less and less often (appends in this process do
+            # not use it): from 2 ms after work to at most MAX_IDLE
+            idle = min(idle * 2, MAX_IDLE)
 
     def _drop(self) -> None:
         with self._seq_guard:

@@ -192,7 +192,9 @@ class PostgresStore:
     def read_tile(self, level: int, index: int) -> bytes | None:
         with self.pool.connection() as conn:
             row = conn.execute(
-                f"SELECT data FROM {self.s}.tiles WHERE id=%s", (_tile_id(level, index),)
+                f"SELECT data FROM {self.s}.tiles WHERE id=%s",
+                (_tile_id(level, index),),
+                binary=True,  # bytea as bytes: no hex encoding and decoding of each row
             ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -200,7 +202,7 @@ class PostgresStore:
     def read_bundle(self, index: int) -> bytes | None:
         with self.pool.connection() as conn:
             row = conn.execute(
-                f"SELECT data FROM {self.s}.bundles WHERE id=%s", (index,)
+                f"SELECT data FROM {self.s}.bundles WHERE id=%s", (index,), binary=True
             ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -339,7 +341,7 @@ class SubmissionQueue:
         from one sequence, drawn row by row in insertion order)."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"INSERT INTO {self.s}.queue (entry) SELECT e FROM unnest(%s::bytea[]) "
+                f"INSERT INTO {self.s}.queue (entry) SELECT e FROM unnest(%b::bytea[]) "
                 "WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING id",
                 (list(entries),),
             ).fetchall()
@@ -384,6 +386,7 @@ class SubmissionQueue:
             rows = conn.execute(
                 f"SELECT id, entry FROM {self.s}.queue WHERE idx IS NULL ORDER BY id LIMIT %s",
                 (limit,),
+                binary=True,
             ).fetchall()
         return [(int(i), bytes(e)) for i, e in rows]
 
@@ -409,6 +412,10 @@ class SubmissionQueue:
             return cur.rowcount
 
 
+#: seconds between the election loop's checks that the lock's connection is alive
+ALIVE_EVERY = 0.1
+
+
 class LeaderLock:
     """The sequencer election: a session advisory lock on a dedicated connection."""
 
@@ -416,11 +423,16 @@ class LeaderLock:
         self.url = url
         self.key = _lock_key(schema, "sequencer")
         self._conn: psycopg.Connection[Any] | None = None
+        self._confirmed = 0.0  # when the lock's connection last answered
         self._lock = threading.Lock()
 
     def try_acquire(self) -> bool:
+        """Take the lock, or confirm it is still held (the connection is asked at most
+        every :data:`ALIVE_EVERY` seconds here; :meth:`held` always asks)."""
         with self._lock:
             if self._conn is not None:
+                if time.monotonic() - self._confirmed < ALIVE_EVERY:
+                    return True
                 return self._alive()
             try:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
@@ -429,6 +441,7 @@ class LeaderLock:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             if row and row[0]:
                 self._conn = conn
+                self._confirmed = time.monotonic()
                 return True
             conn.close()
             return False
@@ -437,6 +450,7 @@ class LeaderLock:
         assert self._conn is not None
         try:
             self._conn.execute("SELECT 1")
+            self._confirmed = time.monotonic()
             return True
         except psycopg.Error:
             self._conn = None
