@@ -190,6 +190,24 @@ def test_parallel_signature_checks_change_nothing_but_speed(
     assert gc.get_freeze_count() == 0  # the objects frozen for the forked workers are thawed
 
 
+def test_a_failed_check_stops_the_overlapped_audit_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tree is checked while the workers verify: a changed entry still fails the
+    audit (exit 3's error), the workers are stopped and nothing stays frozen."""
+    import pausepact.audit.auditor as auditor
+    import pausepact.audit.signatures as sigs
+
+    monkeypatch.setattr(sigs, "CHUNK", 5)
+    monkeypatch.setattr(auditor, "FETCH_CHUNK", 8)
+    kit = violating_kit()
+    ws = workspace(tmp_path, kit)
+    edit_bundle(ws, lambda es: [es[0], es[1].replace(b'"payload":"', b'"payload":"A'), *es[2:]])
+    with pytest.raises(LogVerificationError, match="does not match the entries"):
+        audit_log(ws / "log", kit.pact, AS_OF, workers=2)
+    assert gc.get_freeze_count() == 0
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_signature_verdicts_name_exactly_the_keys_that_verify(
     workers: int, monkeypatch: pytest.MonkeyPatch
