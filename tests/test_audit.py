@@ -208,6 +208,24 @@ def test_a_failed_check_stops_the_overlapped_audit_cleanly(
     assert gc.get_freeze_count() == 0
 
 
+def test_signature_workers_hold_a_bounded_window_of_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks wait as references to the fetched entries and are copied for a worker only
+    when fewer than WINDOW per worker are out: a large log is never in the pool's queue
+    twice over. Every chunk is still answered, in order."""
+    import pausepact.audit.signatures as sigs
+    from pausepact.statements import keyid_of
+
+    monkeypatch.setattr(sigs, "CHUNK", 2)
+    kit = clean_kit()
+    vkeys = {keyid_of(k.verifier()): k.verifier().vkey() for k in kit.keys.values()}
+    entries = kit.entries * 6
+    with sigs.SignatureWorkers(vkeys, workers=2) as pool:
+        pool.submit(0, entries)
+        assert len(pool._pending) == sigs.WINDOW * 2 < len(pool._pending) + len(pool._waiting)
+        ends = [end for end, part in pool.verdicts() if len(part) == 2 or end == len(entries)]
+    assert ends[-1] == len(entries) and len(ends) == -(-len(entries) // 2)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_signature_verdicts_name_exactly_the_keys_that_verify(
     workers: int, monkeypatch: pytest.MonkeyPatch

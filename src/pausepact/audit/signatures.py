@@ -18,6 +18,7 @@ import gc
 import os
 import time
 from array import array
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
@@ -34,6 +35,9 @@ from ..tlog import parse_verifier_key
 #: entries per task: a multiple of the 256-entry bundle, large enough that pickling a
 #: task costs little against verifying it, small enough that replay starts early
 CHUNK = 2048
+
+#: chunks out to the workers at a time, per worker
+WINDOW = 3
 
 #: verdicts: entry index → the keyid whose signature over it verified
 Verdicts = dict[int, str]
@@ -89,8 +93,11 @@ class SignatureWorkers:
         if total is not None and total <= CHUNK:
             self._workers = 1  # one chunk: starting processes would cost more than it saves
         self._pool: ProcessPoolExecutor | None = None
-        # (first entry, verdicts)
-        self._pending: list[tuple[int, Future[array[int]] | array[int]]] = []
+        # chunks not yet handed to a worker (first entry, entries), and those handed out
+        # or done, in log order (first entry, verdicts): at most WINDOW per worker are out
+        # at a time, so a large log is not copied into the pool's queue all at once
+        self._waiting: deque[tuple[int, Sequence[bytes]]] = deque()
+        self._pending: deque[tuple[int, Future[array[int]] | array[int]]] = deque()
         self._started: float | None = None
         self._frozen = False
         #: wall time from the first chunk submitted to the last verdict handed back
@@ -101,9 +108,14 @@ class SignatureWorkers:
         if self._started is None:
             self._started = time.perf_counter()
         for lo in range(0, len(entries), CHUNK):
-            chunk = entries[lo : lo + CHUNK]
+            self._waiting.append((start + lo, entries[lo : lo + CHUNK]))
+        self._feed()
+
+    def _feed(self) -> None:
+        """Hand waiting chunks out while fewer than WINDOW per worker are unanswered."""
+        while self._waiting and (self._workers == 1 or len(self._pending) < WINDOW * self._workers):
+            first, chunk = self._waiting.popleft()
             task = (b"".join(chunk), array("L", map(len, chunk)), self._keys)
-            first = start + lo
             if self._workers == 1:
                 self._pending.append((first, _verify_chunk(*task)))
             else:
@@ -123,12 +135,14 @@ class SignatureWorkers:
         """``(end, verdicts)`` for each chunk submitted, in order, as each completes:
         the verdicts cover the entries before ``end`` that earlier items did not."""
         ids = [keyid for keyid, _ in self._keys]
-        for first, result in self._pending:
+        self._feed()
+        while self._pending:
+            first, result = self._pending.popleft()
             found = result if isinstance(result, array) else result.result()
+            self._feed()  # keep the workers busy while replay applies this chunk
             yield first + len(found), {first + i: ids[k - 1] for i, k in enumerate(found) if k}
             if self._started is not None:
                 self.seconds = time.perf_counter() - self._started
-        self._pending = []
 
     def close(self) -> None:
         if self._pool is not None:
