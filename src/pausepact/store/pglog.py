@@ -17,8 +17,10 @@ import threading
 import time
 from collections.abc import Sequence
 
+import psycopg
+
 from ..tlog import Ed25519Signer, NoteVerifier
-from .base import SequencingConflictError, StoreError
+from .base import EntryTooLargeError, StoreError
 from .log_api import LogAPI
 from .postgres import (
     LeaderLock,
@@ -150,8 +152,14 @@ class PostgresLog(LogAPI):
             else:
                 try:
                     return sequencer.sequence(entries)
-                except SequencingConflictError as exc:
-                    # another process sequenced meanwhile (nothing was written): hand over
+                except EntryTooLargeError:
+                    raise  # the request's fault, wherever it is sequenced
+                except (StoreError, psycopg.Error) as exc:
+                    # another process sequenced meanwhile, the connection failed (the
+                    # commit may or may not have happened), the tree needs a repair: hand
+                    # the entries to the queue, whose sequencer (this process again, once
+                    # it has recovered, or another) gives an entry already logged its
+                    # first index back
                     log.info("sequencing here failed (%s); queueing for the sequencer", exc)
         ids = self.queue.enqueue(entries)
         return self.queue.wait(ids, self.submit_timeout)
