@@ -30,8 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.netkit import free_port
-from tests.sitekit import browser, entry_time, nginx, wait_for
+from tests.sitekit import browser, entry_time, nginx, serve, wait_for
 
 from pausepact.client import Client
 from pausepact.pact import load_pact
@@ -128,21 +127,8 @@ def main() -> None:
         site = root / "site"
         subprocess.run([sys.executable, "-m", "pausepact", "publish", str(ws), str(site)],
                        check=True, capture_output=True)  # fmt: skip
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "pausepact", "serve", str(ws), "--port", str(port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        try:
-            t0 = time.perf_counter()
-            for _ in range(1200):
-                try:
-                    if httpx.get(url + "/dashboard.json", timeout=60).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            out["server_ready_seconds"] = round(time.perf_counter() - t0, 1)
+        with serve(ws, timeout=1200) as (url, ready):  # its first replay of the whole log
+            out["server_ready_seconds"] = round(ready, 1)
             lat = []
             with httpx.Client() as h:
                 for _ in range(30):
@@ -201,9 +187,6 @@ def main() -> None:
                 "serve": round(serve_rate),
                 "ratio": round(nginx_rate / serve_rate, 1),
             }
-        finally:
-            server.terminate()
-            server.wait(20)
     print(json.dumps(out, indent=1))
 
 

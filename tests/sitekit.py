@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from base64 import b64decode
 from collections.abc import Iterator
@@ -74,19 +76,60 @@ def nginx(root: Path, work: Path) -> Iterator[str]:
     proc = subprocess.Popen([NGINX, "-c", str(conf), "-p", str(work)], stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    said = proc.stderr.read().decode() if proc.stderr else ""
-                    raise RuntimeError(f"nginx exited: {said}") from None
-                time.sleep(0.05)
+        wait_up(url + "/", proc, "nginx", timeout=5)
         yield url
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def wait_up(
+    url: str, proc: subprocess.Popen[bytes], what: str, timeout: float, *, ok_only: bool = False
+) -> float:
+    """Seconds until ``url`` answers (with ``ok_only``: answers 200); an error naming
+    ``what`` if its process exits first (with what it said on a piped stderr) or the
+    time runs out."""
+    started = time.monotonic()
+    while True:
+        try:
+            r = httpx.get(url, timeout=max(1.0, timeout / 10))
+            if not ok_only or r.status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            said = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {said}")
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"{what} did not answer {url} within {timeout:g} s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def serve(ws: Path, timeout: float = 30.0) -> Iterator[tuple[str, float]]:
+    """``pausepact serve`` on a local port: its URL, once its ``dashboard.json`` is
+    ready (the first full replay done), and the seconds that took."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # a file, not a pipe: a chatty server would fill a pipe nobody reads and block
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pausepact", "serve", str(ws), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            try:
+                ready = wait_up(
+                    url + "/dashboard.json", proc, "pausepact serve", timeout, ok_only=True
+                )
+            except RuntimeError as exc:
+                log.seek(0)
+                said = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"{exc}\n{said}") from None
+            yield url, ready
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @contextmanager

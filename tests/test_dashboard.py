@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from pausepact.tlog import sign_note
 from pausepact.tlog.keys import CosignatureSigner, Ed25519Signer, parse_signer_key
 from pausepact.tlog.tiles import entries_path
 from tests.pactkit import LOG_SEED, Kit
-from tests.sitekit import as_of_after, browser, nginx, wait_for
+from tests.sitekit import as_of_after, browser, nginx, serve, wait_for
 from tests.test_audit import violating_kit, workspace
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -294,23 +293,8 @@ def test_serve_serves_the_same_dashboard(
 ) -> None:
     import httpx
 
-    from tests.netkit import free_port
-
     ws, _ = small_site
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pausepact", "serve", str(ws), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/dashboard.json", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    with serve(ws) as (url, _ready):
         assert httpx.get(url + "/").headers["content-type"].startswith("text/html")
         pact = load_pact(ws / "pact.toml")
         assert httpx.get(url + "/pact.json").content == pact.canonical()
@@ -318,6 +302,3 @@ def test_serve_serves_the_same_dashboard(
         assert doc["size"] == 8 and doc["state"]["pact"] == pact.id
         _verified(page, url)
         assert page.inner_text("#violations").startswith("Violations")
-    finally:
-        proc.terminate()
-        proc.wait(10)

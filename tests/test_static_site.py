@@ -18,7 +18,7 @@ from pausepact.client import Client
 from pausepact.follow import Follower, StaticSource
 from pausepact.tlog.tiles import entries_path
 from tests.netkit import free_port
-from tests.sitekit import nginx
+from tests.sitekit import nginx, wait_up
 from tests.test_audit import AS_OF, violating_kit, workspace
 
 
@@ -39,16 +39,7 @@ def static_server(root: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        import time
-
-        import httpx
-
-        for _ in range(100):
-            try:
-                httpx.get(url + "/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_up(url + "/", proc, "python -m http.server", timeout=10)
         yield url
     finally:
         proc.terminate()

@@ -310,21 +310,13 @@ class Node:
         the publisher refreshes it after each publish, so a page's poll finds it ready."""
         pub = self.published()
         size = pub.size if pub else 0
-        cached = self._dashboard
-        if (
-            cached is not None
-            and cached[0] == size
-            and time.monotonic() - cached[1] < DASHBOARD_TTL
-        ):
-            return cached[2]
+        cached = self._fresh_dashboard(size)
+        if cached is not None:
+            return cached
         with self._dashboard_lock:
-            cached = self._dashboard
-            if (
-                cached is not None
-                and cached[0] == size
-                and time.monotonic() - cached[1] < DASHBOARD_TTL
-            ):
-                return cached[2]
+            cached = self._fresh_dashboard(size)  # made meanwhile by another thread
+            if cached is not None:
+                return cached
             with self._state_lock:  # the state with what it rests on, taken together
                 state = self._live_state(size)
                 observations = {k: list(v) for k, v in self._live.observations().items()}
@@ -332,6 +324,13 @@ class Node:
             data = dashboard_json(self.pact, state, observations, compute, size)
             self._dashboard = (size, time.monotonic(), data)
             return data
+
+    def _fresh_dashboard(self, size: int) -> bytes | None:
+        """The kept ``dashboard.json`` if it is of ``size`` and younger than the TTL."""
+        cached = self._dashboard
+        if cached is None or cached[0] != size or time.monotonic() - cached[1] >= DASHBOARD_TTL:
+            return None
+        return cached[2]
 
     def state(self, as_of: datetime | None) -> State:
         """Replay of the published entries as of ``as_of`` (default: now).
