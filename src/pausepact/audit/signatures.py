@@ -1,11 +1,14 @@
 """The audit's signature stage: every entry's DSSE signature, verified on all cores
 while the entries are still being fetched and replayed.
 
-Only the signature is checked here (envelope JSON, PAE, Ed25519), against the
-pact's member keys; everything else — schema, canonical form, whether the key
-was current, rotated keys — is replay's job. A verdict maps entry index to the
-keyid that verified, and replay skips the Ed25519 check only for those; an
-entry that fails here is verified again by replay and rejected there.
+The signature is checked here (envelope JSON, PAE, Ed25519) against the pact's
+member keys, and an entry in the log's canonical form is also opened in full
+(canonical statement, schema, subject digest): the costly reading then happens on
+all cores, and replay, which runs on one, only builds the predicate from its bytes.
+What depends on the log before the entry — whether the key is still the signer's,
+whether its role may sign the type — stays replay's job. A verdict maps entry index
+to the keyid that verified (or to a :class:`~pausepact.statements.Checked` entry);
+an entry that fails here is opened and verified again by replay and rejected there.
 
 :class:`SignatureWorkers` takes entries in log order, chunk by chunk, as the audit
 fetches them, and hands verdicts back in the same order, so replay can apply a
@@ -25,9 +28,12 @@ from types import TracebackType
 
 from ..statements import (
     MAX_ENVELOPE_BYTES,
+    STATEMENT_TYPES,
+    Checked,
     Envelope,
     MalformedEnvelopeError,
     canonical_parts,
+    check_payload,
     pae,
 )
 from ..tlog import parse_verifier_key
@@ -39,18 +45,34 @@ CHUNK = 2048
 #: chunks out to the workers at a time, per worker
 WINDOW = 3
 
-#: verdicts: entry index → the keyid whose signature over it verified
-Verdicts = dict[int, str]
+#: verdicts: entry index → the keyid whose signature over it verified, or the entry
+#: opened in full (:class:`~pausepact.statements.Checked`)
+Verdicts = dict[int, str | Checked]
 
 
-def _verify_chunk(blob: bytes, lengths: array[int], vkeys: list[tuple[str, str]]) -> array[int]:
-    """For each entry, 1 + the position in ``vkeys`` of the key whose signature
-    verified, or 0. Entries come as one blob and their lengths, and verdicts go back
-    as one array: pickling thousands of small objects each way costs more."""
+#: statement types by position in a verdict (0: the signature alone)
+_TYPES = sorted(STATEMENT_TYPES)
+
+#: a chunk's verdicts: per entry 1 + the position of the key whose signature verified
+#: (0: none) and 1 + the position of its type in ``_TYPES`` when the entry was also
+#: opened in full (0: signature only); then the predicates of those (one blob and their
+#: lengths) and their payloads' SHA-256 (one blob, 32 bytes each), in entry order
+Answer = tuple["array[int]", "array[int]", bytes, "array[int]", bytes]
+
+
+def _verify_chunk(blob: bytes, lengths: array[int], vkeys: list[tuple[str, str]]) -> Answer:
+    """Verify each entry's signature and, for an entry in the log's canonical form,
+    open it in full (:func:`~pausepact.statements.check_payload`), so replay only
+    builds its predicate. Entries come as one blob and their lengths, and verdicts go
+    back as arrays and blobs: pickling thousands of small objects each way costs more."""
     keys = [parse_verifier_key(v) for _, v in vkeys]
     position = {keyid: k for k, (keyid, _) in enumerate(vkeys, 1)}
     by_bytes = {keyid.encode(): k for keyid, k in position.items()}
+    type_position = {name: k for k, name in enumerate(_TYPES, 1)}
     out = array("H", bytes(2 * len(lengths)))
+    kinds = array("B", bytes(len(lengths)))
+    spans: list[bytes] = []
+    digests: list[bytes] = []
     pos = 0
     for i, length in enumerate(lengths):
         raw = blob[pos : pos + length]
@@ -64,6 +86,11 @@ def _verify_chunk(blob: bytes, lengths: array[int], vkeys: list[tuple[str, str]]
                 sig,
             ):
                 out[i] = k
+                checked = check_payload(payload_type.decode("ascii"), payload, vkeys[k - 1][0])
+                if checked is not None:
+                    kinds[i] = type_position[checked.type]
+                    spans.append(checked.predicate)
+                    digests.append(checked.payload_digest)
             continue
         try:
             env = Envelope.from_json(raw)
@@ -75,6 +102,25 @@ def _verify_chunk(blob: bytes, lengths: array[int], vkeys: list[tuple[str, str]]
             if k and keys[k - 1].verify(message, s.sig):
                 out[i] = k
                 break
+    return out, kinds, b"".join(spans), array("L", map(len, spans)), b"".join(digests)
+
+
+def _verdicts(first: int, answer: Answer, ids: list[str]) -> Verdicts:
+    """A chunk's answer as verdicts by entry index."""
+    found, kinds, spans, lengths, digests = answer
+    out: Verdicts = {}
+    pos = n = 0
+    for i, k in enumerate(found):
+        if not k:
+            continue
+        kind = kinds[i]
+        if kind:
+            end = pos + lengths[n]
+            digest = digests[32 * n : 32 * n + 32]
+            out[first + i] = Checked(ids[k - 1], _TYPES[kind - 1], spans[pos:end], digest)
+            pos, n = end, n + 1
+        else:
+            out[first + i] = ids[k - 1]
     return out
 
 
@@ -97,7 +143,7 @@ class SignatureWorkers:
         # or done, in log order (first entry, verdicts): at most WINDOW per worker are out
         # at a time, so a large log is not copied into the pool's queue all at once
         self._waiting: deque[tuple[int, Sequence[bytes]]] = deque()
-        self._pending: deque[tuple[int, Future[array[int]] | array[int]]] = deque()
+        self._pending: deque[tuple[int, Future[Answer] | Answer]] = deque()
         self._started: float | None = None
         self._frozen = False
         #: wall time from the first chunk submitted to the last verdict handed back
@@ -138,9 +184,9 @@ class SignatureWorkers:
         self._feed()
         while self._pending:
             first, result = self._pending.popleft()
-            found = result if isinstance(result, array) else result.result()
+            answer = result if isinstance(result, tuple) else result.result()
             self._feed()  # keep the workers busy while replay applies this chunk
-            yield first + len(found), {first + i: ids[k - 1] for i, k in enumerate(found) if k}
+            yield first + len(answer[0]), _verdicts(first, answer, ids)
             if self._started is not None:
                 self.seconds = time.perf_counter() - self._started
 
@@ -166,9 +212,13 @@ class SignatureWorkers:
 
 def verify_signatures(
     entries: Sequence[bytes], vkeys: Mapping[str, str], workers: int | None = None
-) -> Verdicts:
+) -> dict[int, str]:
     """Index → keyid for every entry whose signature verifies with one of ``vkeys``
     (keyid → verifier key string), using ``workers`` processes (default: all cores)."""
     with SignatureWorkers(vkeys, workers, total=len(entries)) as pool:
         pool.submit(0, entries)
-        return {i: k for _, part in pool.verdicts() for i, k in part.items()}
+        return {
+            i: v.keyid if isinstance(v, Checked) else v
+            for _, part in pool.verdicts()
+            for i, v in part.items()
+        }

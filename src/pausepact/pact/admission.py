@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
 from ..errors import PausepactError
-from ..statements import StatementError, TrustedKeys, open_statement
+from ..statements import Checked, StatementError, TrustedKeys, open_statement
 from ..tlog import NoteVerifier, parse_verifier_key
 from .policy import Pact
 from .replay import KeyRing, backwards_reason, order_slack
@@ -57,6 +57,8 @@ class Admitted:
     keyid: str
     signer: str
     time: datetime
+    #: the entry as opened here, for the live replay (None: it must open it itself)
+    checked: Checked | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,9 @@ def check_envelopes(
             return Refused(
                 start + offset, f"statement is for pact {st.predicate.pact}, not {pact_id}"
             )
-        out.append(Admitted(st.entry(), st.type, st.keyid, st.predicate.signer, st.time))
+        out.append(
+            Admitted(st.entry(), st.type, st.keyid, st.predicate.signer, st.time, st.checked())
+        )
     return out
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..statements import (
     STATEMENT_TYPES,
+    Checked,
     ComputeReport,
     EvalResult,
     IndicatorReport,
@@ -45,6 +46,7 @@ from ..statements import (
     PauseAttest,
     PauseDeclare,
     PauseTrigger,
+    Predicate,
     ResumeVote,
     RunRegister,
     SafetyCase,
@@ -53,6 +55,7 @@ from ..statements import (
     TrustedKeys,
     open_statement,
     parse_time,
+    reopen,
 )
 from ..statements import format_time as _iso
 from ..tlog import InvalidKeyError, NoteVerifier, parse_verifier_key
@@ -69,6 +72,10 @@ from .state import (
     TriggerClaim,
     ViolationKind,
 )
+
+#: what another process established about an entry before replay: the keyid whose
+#: signature verified, or the whole entry opened (:class:`~pausepact.statements.Checked`)
+Verdict = str | Checked
 
 
 def _ceil_div(a: timedelta, b: timedelta) -> int:
@@ -102,9 +109,9 @@ def backwards_reason(signer: str, t: datetime, last: datetime, slack: timedelta)
 
 class _Machine:
     def __init__(
-        self, pact: Pact, as_of: datetime, verified: Mapping[int, str] | None = None
+        self, pact: Pact, as_of: datetime, verified: Mapping[int, Verdict] | None = None
     ) -> None:
-        self.verified: dict[int, str] = dict(verified or {})
+        self.verified: dict[int, Verdict] = dict(verified or {})
         self.pact = pact
         self.as_of = as_of
         self.state = State(pact=pact.id, as_of=_iso(as_of))
@@ -149,23 +156,32 @@ class _Machine:
         self.state.violations.append(v)
 
     def apply(self, index: int, raw: bytes) -> None:
-        try:
-            st = open_statement(raw, self.trusted, verified_keyid=self.verified.pop(index, None))
-        except StatementError as exc:
-            self.reject(index, str(exc))
-            return
-        digest = hashlib.sha256(st.envelope.payload).digest()
+        verdict = self.verified.pop(index, None)
+        p: Predicate | None = None
+        if isinstance(verdict, Checked):  # opened in full elsewhere: only its predicate to build
+            keyid: str | None = verdict.keyid
+            name, digest = verdict.type, verdict.payload_digest
+            p = reopen(verdict, self.trusted)  # None: the key or role no longer fits
+        else:
+            keyid = verdict
+        if p is None:
+            try:
+                st = open_statement(raw, self.trusted, verified_keyid=keyid)
+            except StatementError as exc:
+                self.reject(index, str(exc))
+                return
+            name, p = st.type, st.predicate
+            digest = hashlib.sha256(st.envelope.payload).digest()
         first = self.seen.get(digest)
         if first is not None:
             # one statement, one effect: a copy (say, with extra signatures, logged by older
             # code) is recorded, never applied twice
             self.reject(index, f"a copy of the statement at entry {first}")
             return
-        p = st.predicate
         if p.pact != self.pact.id:
             self.reject(index, f"statement is for pact {p.pact[:12]}…, not this pact")
             return
-        t = st.time
+        t = parse_time(p.time)
         if t > self.as_of:
             self.state.future += 1
             return
@@ -181,7 +197,7 @@ class _Machine:
         self.state.applied += 1
         self._raw = raw
         self._touched = set()
-        evidence = _HANDLERS[st.type](self, index, p, t)
+        evidence = _HANDLERS[name](self, index, p, t)
         if self.state.phase == "active" and evidence:
             # new evidence re-evaluates only the thresholds it is evidence for; the
             # activation of the pact (evidence logged while forming) re-evaluates all
@@ -653,7 +669,7 @@ class IncrementalReplay:
         self,
         entries: Sequence[bytes],
         as_of: datetime,
-        verified: Mapping[int, str] | None = None,
+        verified: Mapping[int, Verdict] | None = None,
     ) -> State:
         """The state of ``entries`` as of ``as_of``. ``verified``, as in :func:`replay`:
         signatures already checked (say, by the server's admission), for entries not
@@ -691,15 +707,16 @@ def replay(
     entries: Sequence[bytes],
     as_of: datetime | None = None,
     *,
-    verified: Mapping[int, str] | None = None,
+    verified: Mapping[int, Verdict] | None = None,
 ) -> State:
     """The state of ``pact`` after applying ``entries`` in log order, as of ``as_of``
     (default: now). Deterministic: same inputs, same :meth:`State.to_json` bytes.
 
     ``verified`` maps entry index → the keyid whose DSSE signature over that entry
-    was already checked (see :mod:`pausepact.audit.signatures`); it only saves work:
-    the key must still be the signer's current key, and entries not in it are
-    verified here."""
+    was already checked, or a :class:`~pausepact.statements.Checked` verdict on the
+    whole entry (see :mod:`pausepact.audit.signatures`); it only saves work: the key
+    must still be the signer's current key (and its role allowed to sign the type),
+    and entries not in it are opened and verified here."""
     return replay_streamed(pact, entries, as_of, [(len(entries), verified or {})])
 
 
@@ -707,7 +724,7 @@ def replay_streamed(
     pact: Pact,
     entries: Sequence[bytes],
     as_of: datetime | None,
-    verdicts: Iterable[tuple[int, Mapping[int, str]]],
+    verdicts: Iterable[tuple[int, Mapping[int, Verdict]]],
 ) -> State:
     """:func:`replay` with the ``verified`` map arriving in parts while it runs (the
     audit's signature workers): each ``(end, verified)`` covers entries before ``end``,

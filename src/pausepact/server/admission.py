@@ -19,6 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from ..pact import Admitted, Refused, check_envelopes
+from ..statements import Checked
 
 PARALLEL_FROM = 64
 
@@ -44,10 +45,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 #: a worker's admitted envelopes, packed: the entries that differ from what was sent
-#: (by position), the distinct strings, and per entry its type, keyid and signer (as
-#: positions in those strings) and its time (µs since the epoch). Thousands of small
-#: objects, pickled one by one each way, would cost more than the checks around them.
-Packed = tuple[dict[int, bytes], list[str], "array[int]", "array[int]"]
+#: (by position), the distinct strings, per entry its type, keyid and signer (as
+#: positions in those strings) and its time (µs since the epoch), and the entries as
+#: opened (:class:`~pausepact.statements.Checked`, for the live replay): which ones,
+#: their predicates (one blob and their lengths) and payload digests (32 bytes each).
+#: Thousands of small objects, pickled one by one each way, would cost more than the
+#: checks around them.
+Packed = tuple[
+    dict[int, bytes],
+    list[str],
+    "array[int]",
+    "array[int]",
+    "array[int]",
+    bytes,
+    "array[int]",
+    bytes,
+]
 
 
 def _check_packed(
@@ -67,25 +80,35 @@ def _check_packed(
     names: dict[str, int] = {}
     fields = array("I")
     times = array("q")
+    opened = array("B")
+    spans: list[bytes] = []
+    digests: list[bytes] = []
     for a in result:
         for text in (a.type, a.keyid, a.signer):
             fields.append(names.setdefault(text, len(names)))
         times.append((a.time - _EPOCH) // _MICROSECOND)
-    return changed, list(names), fields, times
+        opened.append(a.checked is not None)
+        if a.checked is not None:
+            spans.append(a.checked.predicate)
+            digests.append(a.checked.payload_digest)
+    lengths = array("L", map(len, spans))
+    return changed, list(names), fields, times, opened, b"".join(spans), lengths, b"".join(digests)
 
 
 def _unpack(raws: Sequence[bytes], packed: Packed) -> list[Admitted]:
-    changed, names, fields, times = packed
-    return [
-        Admitted(
-            changed.get(k, raw),
-            names[fields[3 * k]],
-            names[fields[3 * k + 1]],
-            names[fields[3 * k + 2]],
-            _EPOCH + times[k] * _MICROSECOND,
-        )
-        for k, raw in enumerate(raws)
-    ]
+    changed, names, fields, times, opened, spans, lengths, digests = packed
+    out = []
+    pos = n = 0
+    for k, raw in enumerate(raws):
+        type_, keyid = names[fields[3 * k]], names[fields[3 * k + 1]]
+        checked = None
+        if opened[k]:
+            end = pos + lengths[n]
+            checked = Checked(keyid, type_, spans[pos:end], digests[32 * n : 32 * n + 32])
+            pos, n = end, n + 1
+        signer, time_ = names[fields[3 * k + 2]], _EPOCH + times[k] * _MICROSECOND
+        out.append(Admitted(changed.get(k, raw), type_, keyid, signer, time_, checked))
+    return out
 
 
 class AdmissionPool:

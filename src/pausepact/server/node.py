@@ -29,7 +29,7 @@ from ..pact import (
     State,
     replay,
 )
-from ..statements import BlobStore
+from ..statements import BlobStore, Checked
 from ..store import CheckedStore, LocalLog, LogAPI, StoredCheckpoint, TreeReader
 from ..tlog import TlogProof, merkle, parse_signer_key
 from ..workspace import Workspace
@@ -140,9 +140,11 @@ class Node:
         self._stop = threading.Event()
         self._state_cache: OrderedDict[tuple[int, str], State] = OrderedDict()
         self._state_lock = threading.RLock()  # dashboard() holds it around _live_state
-        # keyids whose signatures admission verified, by index, until the live replay
-        # applies those entries (it then checks everything else, not the signature again)
-        self._verdicts: dict[int, str] = {}
+        # what admission established about the entries it admitted, by index, until the
+        # live replay applies them: each entry opened in full (or, when admission read it
+        # with the parser, its verified keyid), so replay neither verifies nor parses it
+        # again; it still checks the key and the role against the log before the entry
+        self._verdicts: dict[int, str | Checked] = {}
         self._verdicts_lock = threading.Lock()
         self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
@@ -212,7 +214,9 @@ class Node:
         indices = self.log.append_many(entries)
         self.admission.logged(self.log, indices, admitted)
         with self._verdicts_lock:
-            self._verdicts.update((i, a.keyid) for i, a in zip(indices, admitted, strict=True))
+            self._verdicts.update(
+                (i, a.checked or a.keyid) for i, a in zip(indices, admitted, strict=True)
+            )
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import rfc8785
 from pydantic import ValidationError
@@ -51,6 +51,9 @@ class SignedStatement:
     predicate: Predicate
     envelope: Envelope
     keyid: str
+    #: the predicate's canonical JSON, when the payload was read by the fast path (the
+    #: predicate is then exactly what its schema makes of these bytes)
+    span: bytes | None = None
 
     @property
     def signer(self) -> str:
@@ -59,6 +62,15 @@ class SignedStatement:
     @property
     def time(self) -> datetime:
         return parse_time(self.predicate.time)
+
+    def checked(self) -> Checked | None:
+        """This statement as a :class:`Checked` verdict for another process that will
+        replay its entry (None when it was not read by the fast path)."""
+        if self.span is None:
+            return None
+        return Checked(
+            self.keyid, self.type, self.span, hashlib.sha256(self.envelope.payload).digest()
+        )
 
     def entry(self) -> bytes:
         """The log entry: the envelope's canonical JSON with exactly one signature, the
@@ -85,6 +97,50 @@ class TrustedKeys:
     def of(self, signer: str) -> Mapping[str, NoteVerifier]:
         """keyid → key for the keys trusted for ``signer`` (empty if none)."""
         return self._by_signer.get(signer, {})
+
+
+class Checked(NamedTuple):
+    """A log entry already opened in full by another process (the audit's signature
+    workers, the server's admission), handed to the one that replays it so the entry is
+    parsed once. It vouches for the envelope, the payload type, the canonical statement
+    of ``type`` and the signature by ``keyid``; :func:`reopen` still checks what
+    depends on the reader (is ``keyid`` the signer's trusted key, may its role sign
+    this type). ``predicate`` is the predicate's canonical JSON, ``payload_digest`` the
+    payload's SHA-256. The processes are the reader's own: a verdict is trusted as the
+    reader would trust its own check, and only ever for the entry it was made on."""
+
+    keyid: str
+    type: str
+    predicate: bytes
+    payload_digest: bytes
+
+
+def check_payload(payload_type: str, payload: bytes, keyid: str) -> Checked | None:
+    """The :class:`Checked` verdict on an envelope whose signature by ``keyid`` the
+    caller has verified, when its payload is exactly a canonical statement (the fast
+    path of :func:`open_statement`); None otherwise (the reader then opens it itself)."""
+    if payload_type != PAYLOAD_TYPE:
+        return None
+    got = _read_canonical_span(payload)
+    if got is None:
+        return None
+    return Checked(keyid, got[0], got[2], hashlib.sha256(payload).digest())
+
+
+def reopen(checked: Checked, keys: TrustedKeys) -> Predicate | None:
+    """The predicate of a :class:`Checked` entry, or None when the reader must open the
+    entry itself: the key is not (or no longer) a trusted key of the signer, or the role
+    may not sign the type (:func:`open_statement` then says why)."""
+    entry = STATEMENT_TYPES.get(checked.type)
+    if entry is None:
+        return None
+    try:
+        predicate: Predicate = entry[0].__pydantic_validator__.validate_json(checked.predicate)
+    except ValidationError:
+        return None
+    if checked.keyid not in keys.of(predicate.signer) or predicate.role not in entry[1]:
+        return None
+    return predicate
 
 
 def validate_predicate(name: str, data: Mapping[str, Any] | Predicate) -> Predicate:
@@ -173,8 +229,16 @@ _PAYLOAD_TAIL = re.compile(
 
 def _read_canonical(payload: bytes) -> tuple[str, Predicate] | None:
     """The type and predicate of a payload that is *exactly* the canonical statement
-    of a valid predicate, read without parsing the statement around it; None when
-    that does not hold, and :func:`_read_payload` decides (and names what is wrong).
+    of a valid predicate (see :func:`_read_canonical_span`); None otherwise."""
+    got = _read_canonical_span(payload)
+    return None if got is None else got[:2]
+
+
+def _read_canonical_span(payload: bytes) -> tuple[str, Predicate, bytes] | None:
+    """The type, predicate and predicate bytes of a payload that is *exactly* the
+    canonical statement of a valid predicate, read without parsing the statement
+    around it; None when that does not hold, and :func:`_read_payload` decides (and
+    names what is wrong).
 
     Why acceptance here implies acceptance there: the bytes around the predicate are
     compared with the one canonical wrapper of its type and digest; the predicate is
@@ -200,7 +264,7 @@ def _read_canonical(payload: bytes) -> tuple[str, Predicate] | None:
     # vars(): the model's fields as validated (an absent optional field is None)
     if dumps_known(vars(predicate), omit_none=True) != span:
         return None
-    return name.decode("ascii"), predicate
+    return name.decode("ascii"), predicate, span
 
 
 def _read_payload(payload: bytes) -> tuple[str, Predicate]:
@@ -264,7 +328,12 @@ def open_statement(
         raise MalformedEnvelopeError(
             f"payloadType is {env.payload_type!r}; pausepact statements use {PAYLOAD_TYPE}"
         )
-    name, predicate = _read_canonical(env.payload) or _read_payload(env.payload)
+    fast = _read_canonical_span(env.payload)
+    span: bytes | None = None
+    if fast is not None:
+        name, predicate, span = fast
+    else:
+        name, predicate = _read_payload(env.payload)
     if isinstance(keys, TrustedKeys):
         trusted = keys.of(predicate.signer)
     else:
@@ -282,4 +351,4 @@ def open_statement(
             raise StatementTimeError(
                 f"statement time {predicate.time} is {skew} away from now; at most {max_skew}"
             )
-    return SignedStatement(name, predicate, env, keyid)
+    return SignedStatement(name, predicate, env, keyid, span)
