@@ -115,9 +115,12 @@ class _Mismatch(Exception):
     pass
 
 
-def _expected_row_from_below(rows: _Rows, level: int, index: int, count: int) -> bytes:
-    """Row ``(level, index)`` recomputed from the stored rows of ``level - 4``."""
-    first, last = index * TILE_WIDTH, min((index + 1) * TILE_WIDTH, count)
+def _expected_row_from_below(
+    rows: _Rows, level: int, index: int, count: int, skip: int = 0
+) -> bytes:
+    """Row ``(level, index)`` recomputed from the stored rows of ``level - 4``, from
+    its node ``skip`` on."""
+    first, last = index * TILE_WIDTH + skip, min((index + 1) * TILE_WIDTH, count)
     span = 1 << ROW_STRIDE
     out: list[bytes] = []
     for j in range(first, last):
@@ -134,6 +137,10 @@ def _expected_row_from_below(rows: _Rows, level: int, index: int, count: int) ->
     return b"".join(out)
 
 
+#: per level above 0, the last row a check found right: (row index, its bytes then)
+Verified = dict[int, tuple[int, bytes]]
+
+
 def check_edge(
     store: LogStore,
     size: int,
@@ -141,11 +148,19 @@ def check_edge(
     signed: tuple[int, bytes] | None,
     *,
     whole_edge: bool = False,
+    verified: Verified | None = None,
 ) -> str | None:
     """The first problem found in the rows that cover entries ``since..size-1`` (with
     ``whole_edge``, also the last row of every level), or ``None`` if they all equal
-    their recomputation and the stored root at the signed size is the signed root."""
+    their recomputation and the stored root at the signed size is the signed root.
+
+    ``verified`` (kept by the caller between checks, updated here) spares recomputing,
+    above level 0, the nodes of a growing row that an earlier check found right: a
+    complete node never changes, so the stored row must still *start with* the bytes
+    found right then (a byte comparison), and only its nodes after them are recomputed
+    from the level below. Level 0 is always recomputed from the entry bundles."""
     rows = _Rows(store)
+    found: Verified = {}
     try:
         if signed is not None and 0 < signed[0] <= size:
             got = merkle.root(rows.node, signed[0])
@@ -171,7 +186,13 @@ def check_edge(
                         return f"entry bundle {r} is malformed or short"
                     want = b"".join(hashes)
                 else:
-                    want = _expected_row_from_below(rows, level, r, count)
+                    before = verified.get(level) if verified is not None else None
+                    known = before[1] if before is not None and before[0] == r else b""
+                    stored_now = rows.row(level, r)
+                    if not (stored_now is not None and stored_now.startswith(known)):
+                        known = b""  # changed since: recompute it all (and report it)
+                    skip = len(known) // HASH_SIZE
+                    want = known + _expected_row_from_below(rows, level, r, count, skip)
                 stored = rows.row(level, r)
                 if stored != want:
                     held = "absent" if stored is None else f"{len(stored) // HASH_SIZE} hashes"
@@ -179,9 +200,13 @@ def check_edge(
                         f"tile row ({level}, {r}) disagrees with its entries "
                         f"({held}, {len(want) // HASH_SIZE} expected)"
                     )
+                if level:
+                    found[level] = (r, want)
             level += ROW_STRIDE
     except _Mismatch as exc:
         return str(exc)
+    if verified is not None:
+        verified.update(found)
     return None
 
 

@@ -35,7 +35,7 @@ from .base import (
     StoreError,
 )
 from .reader import ROW_STRIDE, TreeReader
-from .repair import TreeCorruptError, check_edge, repair, signed_root
+from .repair import TreeCorruptError, Verified, check_edge, repair, signed_root
 
 _log = logging.getLogger(__name__)
 
@@ -121,6 +121,8 @@ class Sequencer:
         self.reader = reader or TreeReader(store)
         self._rows = TreeReader(store, cache_partial=False)
         self._verified: int | None = None  # the size up to which the tree was checked
+        # per level above 0, the last hash row the check found right (see check_edge)
+        self._rows_verified: Verified = {}
         # The store size everything kept in memory (tails, dedup window) describes: a
         # different size at the next batch means another writer moved the log.
         self._size: int | None = None
@@ -203,6 +205,7 @@ class Sequencer:
         self._tails.clear()
         self._tail_bundle = None
         self._verified = None
+        self._rows_verified.clear()
         self._rows.clear()
 
     # --- the check (and repair) before extending or signing ------------------------------
@@ -216,7 +219,16 @@ class Sequencer:
         refuse_rolled_back(size, latest.size if latest is not None else None)
         fresh = self._verified is None
         since = self._verified if self._verified is not None else (signed[0] if signed else 0)
-        problem = check_edge(self.store, size, min(since, size), signed, whole_edge=fresh)
+        if fresh:
+            self._rows_verified.clear()
+        problem = check_edge(
+            self.store,
+            size,
+            min(since, size),
+            signed,
+            whole_edge=fresh,
+            verified=self._rows_verified,
+        )
         if problem is not None:
             _log.warning(
                 "the stored tree failed its check at size %d (%s); rebuilding it from the "
