@@ -135,7 +135,14 @@ class KeyTracker:
             size = log.size
             if size <= self._next:
                 return
-            for i, raw in enumerate(log.entries(self._next, size), self._next):
+            span = range(self._next, size)
+            if known and all(i in known for i in span):
+                # all admitted here: their entries are the logged bytes (an index of a
+                # duplicate is its first, whose bytes are the same), no need to read them
+                raws = [known[i].entry for i in span]
+            else:
+                raws = log.entries(self._next, size)
+            for i, raw in enumerate(raws, self._next):
                 hint = known.get(i) if known else None
                 signer: str | None
                 t: datetime | None
