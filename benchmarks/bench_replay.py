@@ -164,15 +164,17 @@ def main() -> None:
         unsigned_time = statistics.median(unsigned_times)
         # replay given whole entries opened elsewhere (Checked verdicts, as the audit's
         # workers and the server's admission hand them): the serial part of an audit
+        # (skipped for code older than these verdicts, run with the same script)
         trusted = TrustedKeys(parse_verifier_key(m.key) for m in pact.members)  # type: ignore[attr-defined]
-        checked = {i: open_statement(e, trusted).checked() or "" for i, e in enumerate(entries)}
+        opened = [open_statement(e, trusted) for e in entries]
+        checked = {i: getattr(st, "checked", lambda: None)() for i, st in enumerate(opened)}
         checked_times = []
-        for _ in range(max(1, a.repeats)):
+        for _ in range(max(1, a.repeats) if all(checked.values()) else 0):
             t = time.perf_counter()
             again = replay(pact, entries, as_of, verified=checked)  # type: ignore[arg-type]
             checked_times.append(time.perf_counter() - t)
             assert again.to_json() == state.to_json()
-        checked_time = statistics.median(checked_times)
+        checked_time = statistics.median(checked_times) if checked_times else None
         with LocalLog.open(ws.log_dir) as log:  # type: ignore[attr-defined]
             log.append_many(entries)
             log.checkpoint()
@@ -207,7 +209,7 @@ def main() -> None:
             n / max(replay_time - sig_time, 1e-9)
         ),
         "goal_replay_per_s_excluding_signatures": 50000,
-        "replay_per_s_given_checked_entries": round(n / checked_time),
+        "replay_per_s_given_checked_entries": round(n / checked_time) if checked_time else None,
         "audit_per_s_end_to_end": round(n / audit_time),
         "audit_end_to_end_vs_raw_all_cores": round(ratio, 3),
         "goal_audit_end_to_end_vs_raw_all_cores": 0.8,
