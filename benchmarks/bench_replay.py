@@ -29,6 +29,7 @@ import gc
 import json
 import os
 import random
+import resource
 import statistics
 import tempfile
 import time
@@ -37,6 +38,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+import pausepact.audit.signatures as sigs
 from pausepact.audit import audit_log
 from pausepact.pact.replay import replay
 from pausepact.statements import (
@@ -194,6 +196,30 @@ def main() -> None:
             ratio = (len(entries) / audit_time) / (raw_here * (os.cpu_count() or 1))
             runs.append((ratio, audit_time, raw_here, report.signature_seconds))
         ratio, audit_time, raw, signature_seconds = sorted(runs)[len(runs) // 2]
+        # CPU per statement of the audit's own process (fetch, tree, replay: one core)
+        # and of its workers, with the workers opening entries in full or not (this
+        # machine's choice is the first; on more cores replay's process is the bound)
+        split = {}
+        for mode, cores in (("signature_only", 1 << 20), ("entries_opened", 1)):
+            if not hasattr(sigs, "OPEN_ENTRIES_FROM_CORES"):
+                break  # code older than the choice
+            sigs.OPEN_ENTRIES_FROM_CORES = cores
+            own, kids = (
+                resource.getrusage(resource.RUSAGE_SELF),
+                resource.getrusage(resource.RUSAGE_CHILDREN),
+            )
+            audit_log(ws.log_dir, pact, as_of)  # type: ignore[attr-defined, arg-type]
+            own2, kids2 = (
+                resource.getrusage(resource.RUSAGE_SELF),
+                resource.getrusage(resource.RUSAGE_CHILDREN),
+            )
+            main_us = 1e6 * (own2.ru_utime + own2.ru_stime - own.ru_utime - own.ru_stime)
+            work_us = 1e6 * (kids2.ru_utime + kids2.ru_stime - kids.ru_utime - kids.ru_stime)
+            split[mode] = {
+                "audit_process_cpu_us_per_statement": round(main_us / len(entries), 1),
+                "workers_cpu_us_per_statement": round(work_us / len(entries), 1),
+                "bound_by_the_audit_process_per_s": round(len(entries) / (main_us / 1e6)),
+            }
     cores = os.cpu_count() or 1
     n = len(entries)
     out = {
@@ -219,6 +245,7 @@ def main() -> None:
         "audit_signature_rate_vs_raw_all_cores": round((n / signature_seconds) / (raw * cores), 3),
         "goal_audit_signature_rate_vs_raw_all_cores": 0.8,
         "projected_audit_seconds_for_1m": round(1_000_000 / (n / audit_time)),
+        "cpu_split": split,
     }
     print(json.dumps(out, indent=2))
 

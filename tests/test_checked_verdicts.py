@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -128,10 +129,44 @@ def test_admission_hands_its_verdicts_through_the_pool_intact() -> None:
         assert a.checked is not None and a.checked.keyid == a.keyid
 
 
-def test_the_audit_with_checked_verdicts_is_replay(tmp_path: Path) -> None:
+@pytest.mark.parametrize("open_from_cores", [1, 1 << 20])  # workers open entries, or not
+def test_the_audit_is_replay_whether_its_workers_open_entries_or_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_from_cores: int
+) -> None:
+    import pausepact.audit.auditor as auditor
+    import pausepact.audit.signatures as sigs
+
+    monkeypatch.setattr(sigs, "OPEN_ENTRIES_FROM_CORES", open_from_cores)
+    monkeypatch.setattr(sigs, "CHUNK", 5)  # several chunks, on two worker processes
+    monkeypatch.setattr(auditor, "FETCH_CHUNK", 8)
     kit = build([("adopt", m) for m in ("lab/aurora", "lab/cirrus", "evaluator/aisi")] * 2)
     kit.register("lab/cirrus", "r", 1, tags=["product"])
     kit.compute("lab/cirrus", "r", 0, 24, 1e21, 100)
+    kit.compute("lab/cirrus", "r", 24, 48, 1e21, 1e-9)  # a tiny double: not the fast path
     ws = workspace(tmp_path, kit)
     report = audit_log(ws / "log", kit.pact, AS_OF, workers=2)
     assert report.state.to_json() == replay(kit.pact, kit.entries, AS_OF).to_json()
+
+
+@pytest.mark.parametrize(("open_from_cores", "opened"), [(1, True), (1 << 20, False)])
+def test_workers_open_entries_only_on_a_machine_with_cores_to_spare(
+    monkeypatch: pytest.MonkeyPatch, open_from_cores: int, opened: bool
+) -> None:
+    import pausepact.audit.signatures as sigs
+    from pausepact.statements import keyid_of
+
+    monkeypatch.setattr(sigs, "OPEN_ENTRIES_FROM_CORES", open_from_cores)
+    monkeypatch.setattr(sigs, "CHUNK", 3)
+    kit = Kit()
+    kit.adopt_all()
+    vkeys = {keyid_of(k.verifier()): k.verifier().vkey() for k in kit.keys.values()}
+    with sigs.SignatureWorkers(vkeys, workers=2) as pool:
+        pool.submit(0, kit.entries)
+        verdicts = {i: v for _, part in pool.verdicts() for i, v in part.items()}
+    assert len(verdicts) == len(kit.entries)
+    assert all(isinstance(v, Checked) == opened for v in verdicts.values())
+    if opened:
+        keys = _initial_keys(kit)
+        assert all(
+            verdicts[i] == open_statement(e, keys).checked() for i, e in enumerate(kit.entries)
+        )
