@@ -116,3 +116,43 @@ def test_the_state_is_the_replay_of_the_published_log(node) -> None:  # type: ig
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_live_state_reads_its_entries_once_and_holds_a_bounded_backlog(
+    node,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Entries this node logged reach the live replay from memory (with admission's
+    verdicts on them), not read back; while nothing is published, at most MAX_PENDING
+    of them are kept, and the entries past it are read and opened by the replay itself.
+    Either way the state is the replay of the published log."""
+    import pausepact.server.node as node_module
+    from pausepact.pact.replay import replay
+
+    n, ws = node
+    monkeypatch.setattr(node_module, "MAX_PENDING", 40)
+    publish = n.publish_now
+    monkeypatch.setattr(n, "publish_now", lambda: None)  # a stall: nothing is published
+    n.submit(adoptions(ws))
+    for i in range(3):
+        n.submit(evidence(ws, 30, f"backlog{i}"))  # nothing published meanwhile
+        assert len(n._fresh) <= 40
+        assert len(n._verdicts) + n._live.pending <= 40
+    reads: list[tuple[int, int]] = []
+    entries = n.log.entries
+    monkeypatch.setattr(n.log, "entries", lambda a, b: reads.append((a, b)) or entries(a, b))
+    monkeypatch.setattr(n, "publish_now", publish)
+    n.publish_now()
+    state = n.state(None)
+    assert reads, "entries past the kept backlog are read back from the log"
+    logged = entries(0, n.log.size)
+    assert (
+        state.to_json() == replay(ws.pact(), logged, datetime.fromisoformat(state.as_of)).to_json()
+    )
+    assert not n._fresh and not n._verdicts and n._live.pending == 0
+    more = evidence(ws, 5, "after")
+    n.submit(more)
+    reads.clear()
+    n.publish_now()
+    n.state(None)
+    assert not reads  # all logged here, all kept: nothing read back

@@ -661,6 +661,11 @@ class IncrementalReplay:
         return judgements.compute_totals(m.pact, m.reports, m.readings, m.state.runs)
 
     @property
+    def pending(self) -> int:
+        """Verdicts handed to :meth:`update` for entries not applied yet."""
+        return len(self._clean.verified)
+
+    @property
     def last_as_of(self) -> datetime | None:
         """The ``as_of`` of the last update (an earlier one would start over)."""
         return self._as_of

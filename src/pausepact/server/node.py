@@ -43,6 +43,10 @@ DEFAULT_BLOB_MAX = 256 << 20  # bytes per blob
 DEFAULT_BLOB_QUOTA = 4 << 30  # bytes per member
 STATE_CACHE = 64
 DASHBOARD_TTL = 2.0  # seconds
+#: entries (and admission's verdicts on them) kept for the live replay at most: beyond,
+#: while publishing stalls (a witness down), new ones are read back and opened by the
+#: replay itself, so memory stays bounded whatever the stall
+MAX_PENDING = 100_000
 
 
 class BusyError(PausepactError):
@@ -148,6 +152,9 @@ class Node:
         self._verdicts_lock = threading.Lock()
         self._as_of_lock = threading.Lock()  # one full replay at a time
         self._entries: list[bytes] = []
+        # entries this node logged, by index, until the live replay takes them (it then
+        # need not read them back from the store); under _verdicts_lock
+        self._fresh: dict[int, bytes] = {}
         self._live = IncrementalReplay(pact)
         self._pub_cache: tuple[float, StoredCheckpoint | None] | None = None
         self._dashboard: tuple[int, float, bytes] | None = None  # (size, when, json)
@@ -214,9 +221,11 @@ class Node:
         indices = self.log.append_many(entries)
         self.admission.logged(self.log, indices, admitted)
         with self._verdicts_lock:
-            self._verdicts.update(
-                (i, a.checked or a.keyid) for i, a in zip(indices, admitted, strict=True)
-            )
+            keep = list(zip(indices, admitted, strict=True))
+            room = MAX_PENDING - len(self._verdicts) - self._live.pending
+            self._verdicts.update((i, a.checked or a.keyid) for i, a in keep[: max(room, 0)])
+            room = MAX_PENDING - len(self._fresh)
+            self._fresh.update((i, a.entry) for i, a in keep[: max(room, 0)])
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 
@@ -294,8 +303,16 @@ class Node:
 
     # --- state -----------------------------------------------------------------------------
     def _published_entries(self, size: int) -> list[bytes]:
-        if size > len(self._entries):
-            self._entries.extend(self.log.entries(len(self._entries), size))
+        start = len(self._entries)
+        if size > start:
+            with self._verdicts_lock:
+                fresh = [self._fresh.pop(i, None) for i in range(start, size)]
+                for i in [i for i in self._fresh if i < size]:  # duplicates' first indices
+                    del self._fresh[i]
+            if any(e is None for e in fresh):  # logged by another server, or not kept
+                self._entries.extend(self.log.entries(start, size))
+            else:  # all logged here: the bytes at those indices (a duplicate's are its first's)
+                self._entries.extend(e for e in fresh if e is not None)
         return self._entries[:size]
 
     def _live_state(self, size: int) -> State:
