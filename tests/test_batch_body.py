@@ -102,3 +102,27 @@ def test_too_many_envelopes_is_refused_before_they_are_written() -> None:
         with pytest.raises(RequestError) as err:
             read(body)
         assert err.value.status == 413
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2**62),
+            st.binary(min_size=32, max_size=32),
+        ),
+        max_size=20,
+    )
+)
+def test_the_answer_without_proofs_is_the_bytes_json_wrote(rows: list[tuple[int, bytes]]) -> None:
+    import base64
+
+    from pausepact.server.submit_routes import _ENCODE
+
+    results = [
+        {"index": i, "leaf_hash": base64.b64encode(h).decode(), "proof": None} for i, h in rows
+    ]
+    assert (
+        _ENCODE({"results": results})
+        == json.dumps({"results": results}, separators=(",", ":")).encode()
+    )
