@@ -281,6 +281,8 @@ def run_store(store: str, seconds: float, clients: int, tmp: Path) -> dict[str, 
     finally:
         stop(server)
         stop(witness)
+    # the server's last lines, for a run that went wrong (say, nothing acknowledged)
+    log_tail = (tmp / f"server-{store}.log").read_text(errors="replace").splitlines()[-30:]
     lost = sum(1 for raw, i in tally.acked.items() if i >= len(logged) or logged[i] != raw)
     twice = len(logged) - len(set(logged))
     bad_5xx = {k: v for k, v in tally.status.items() if k.split()[-1].startswith("5")}
@@ -295,6 +297,8 @@ def run_store(store: str, seconds: float, clients: int, tmp: Path) -> dict[str, 
         "audit_verified": verified,
         "responses": dict(sorted(tally.status.items())),
         "undocumented_5xx": undocumented,
+        # only for a run that went wrong: why, in the server's words
+        "server_log_tail": log_tail if not (tally.acked and published_in and verified) else [],
         "write_latency_s": _pcts(tally.latency["write"]),
         "read_latency_s": _pcts(tally.latency["read"]),
         "rss_mib": {
@@ -321,10 +325,11 @@ def _wait_published(url: str, index: int, timeout: float) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         try:
-            if httpx.get(url + "/v1/log", timeout=5).json()["published_size"] > index:
+            r = httpx.get(url + "/v1/log", timeout=5)
+            if r.status_code == 200 and r.json()["published_size"] > index:
                 return round(time.monotonic() - start, 2)
-        except (httpx.HTTPError, ValueError):
-            pass
+        except (httpx.HTTPError, ValueError, KeyError):
+            pass  # not answering, or an error (a 503 while busy): ask again
         time.sleep(0.2)
     return None
 

@@ -18,11 +18,13 @@ soak = load_benchmark("soak")
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_soak_short(tmp_path: Path, store: str) -> None:
     r = soak.run_store(store, 15, 4, tmp_path)
-    assert r["acknowledged"] > 100
-    assert r["lost"] == 0 and r["logged_twice"] == 0
-    assert r["audit_verified"]
-    assert r["undocumented_5xx"] == {}
-    assert r["published_after_load_s"] is not None
+    # on a failure, the responses by status and the server's last lines say why
+    why = {"responses": r["responses"], "server_log_tail": r["server_log_tail"]}
+    assert r["acknowledged"] > 100, why
+    assert r["lost"] == 0 and r["logged_twice"] == 0, why
+    assert r["audit_verified"], why
+    assert r["undocumented_5xx"] == {}, why
+    assert r["published_after_load_s"] is not None, why
     assert r["rss_mib"]["max"] - r["rss_mib"]["start"] < 100, r["rss_mib"]
     statuses = r["responses"]
     assert statuses.get("slow 408", 0) > 0  # slow clients were cut off
