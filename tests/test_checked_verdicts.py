@@ -170,3 +170,19 @@ def test_workers_open_entries_only_on_a_machine_with_cores_to_spare(
         assert all(
             verdicts[i] == open_statement(e, keys).checked() for i, e in enumerate(kit.entries)
         )
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=8), st.text(max_size=8), st.binary(max_size=64)),
+        max_size=20,
+    )
+)
+def test_packed_verdicts_come_back_as_they_went(rows: list[tuple[str, str, bytes]]) -> None:
+    import hashlib
+
+    from pausepact.statements import pack_checked, unpack_checked
+
+    checked = [Checked(k, t, p, hashlib.sha256(p).digest()) for k, t, p in rows]
+    packed = pack_checked(checked)
+    assert unpack_checked([(c.keyid, c.type) for c in checked], *packed) == checked

@@ -19,7 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from ..pact import Admitted, Refused, check_envelopes
-from ..statements import Checked
+from ..statements import pack_checked, unpack_checked
 
 PARALLEL_FROM = 64
 
@@ -81,34 +81,30 @@ def _check_packed(
     fields = array("I")
     times = array("q")
     opened = array("B")
-    spans: list[bytes] = []
-    digests: list[bytes] = []
     for a in result:
         for text in (a.type, a.keyid, a.signer):
             fields.append(names.setdefault(text, len(names)))
         times.append((a.time - _EPOCH) // _MICROSECOND)
         opened.append(a.checked is not None)
-        if a.checked is not None:
-            spans.append(a.checked.predicate)
-            digests.append(a.checked.payload_digest)
-    lengths = array("L", map(len, spans))
-    return changed, list(names), fields, times, opened, b"".join(spans), lengths, b"".join(digests)
+    checked = pack_checked(a.checked for a in result if a.checked is not None)
+    return (changed, list(names), fields, times, opened, *checked)
 
 
 def _unpack(raws: Sequence[bytes], packed: Packed) -> list[Admitted]:
     changed, names, fields, times, opened, spans, lengths, digests = packed
-    out = []
-    pos = n = 0
-    for k, raw in enumerate(raws):
-        type_, keyid = names[fields[3 * k]], names[fields[3 * k + 1]]
-        checked = None
-        if opened[k]:
-            end = pos + lengths[n]
-            checked = Checked(keyid, type_, spans[pos:end], digests[32 * n : 32 * n + 32])
-            pos, n = end, n + 1
-        signer, time_ = names[fields[3 * k + 2]], _EPOCH + times[k] * _MICROSECOND
-        out.append(Admitted(changed.get(k, raw), type_, keyid, signer, time_, checked))
-    return out
+    heads = [(names[fields[3 * k + 1]], names[fields[3 * k]]) for k, o in enumerate(opened) if o]
+    verdicts = iter(unpack_checked(heads, spans, lengths, digests))
+    return [
+        Admitted(
+            changed.get(k, raw),
+            names[fields[3 * k]],
+            names[fields[3 * k + 1]],
+            names[fields[3 * k + 2]],
+            _EPOCH + times[k] * _MICROSECOND,
+            next(verdicts) if opened[k] else None,
+        )
+        for k, raw in enumerate(raws)
+    ]
 
 
 class AdmissionPool:

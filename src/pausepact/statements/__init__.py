@@ -60,8 +60,10 @@ from .statement import (
     build_statement,
     check_payload,
     open_statement,
+    pack_checked,
     reopen,
     sign_statement,
+    unpack_checked,
     validate_predicate,
 )
 
@@ -116,6 +118,7 @@ __all__ = [
     "keyid_of",
     "load_signer",
     "open_statement",
+    "pack_checked",
     "pae",
     "parse_time",
     "predicate_type",
@@ -123,6 +126,7 @@ __all__ = [
     "sign_envelope",
     "sign_statement",
     "type_name",
+    "unpack_checked",
     "upload_headers",
     "upload_message",
     "validate_predicate",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,6 +126,32 @@ def check_payload(payload_type: str, payload: bytes, keyid: str) -> Checked | No
     if got is None:
         return None
     return Checked(keyid, got[0], got[2], hashlib.sha256(payload).digest())
+
+
+def pack_checked(checked: Iterable[Checked]) -> tuple[bytes, array[int], bytes]:
+    """The predicates (one blob and their lengths) and payload digests (32 bytes each)
+    of ``checked``, for another process: thousands of small objects, pickled one by one,
+    cost more than the checks that made them. Keyids and types travel in the caller's
+    own compact form, and come back to :func:`unpack_checked` in the same order."""
+    spans: list[bytes] = []
+    digests: list[bytes] = []
+    for c in checked:
+        spans.append(c.predicate)
+        digests.append(c.payload_digest)
+    return b"".join(spans), array("L", map(len, spans)), b"".join(digests)
+
+
+def unpack_checked(
+    heads: Iterable[tuple[str, str]], spans: bytes, lengths: array[int], digests: bytes
+) -> list[Checked]:
+    """:func:`pack_checked` undone, given each verdict's ``(keyid, type)`` in order."""
+    out: list[Checked] = []
+    pos = 0
+    for n, (keyid, type_) in enumerate(heads):
+        end = pos + lengths[n]
+        out.append(Checked(keyid, type_, spans[pos:end], digests[32 * n : 32 * n + 32]))
+        pos = end
+    return out
 
 
 def reopen(checked: Checked, keys: TrustedKeys) -> Predicate | None:

@@ -156,9 +156,9 @@ def check_edge(
 
     ``verified`` (kept by the caller between checks, updated here) spares recomputing,
     above level 0, the nodes of a growing row that an earlier check found right: a
-    complete node never changes, so the stored row must still *start with* the bytes
-    found right then (a byte comparison), and only its nodes after them are recomputed
-    from the level below. Level 0 is always recomputed from the entry bundles."""
+    complete node never changes, so the row is expected to be the bytes found right
+    then followed by its new nodes recomputed from the level below, and any change to
+    the old ones is a disagreement. Level 0 is always recomputed from the entry bundles."""
     rows = _Rows(store)
     found: Verified = {}
     try:
@@ -186,11 +186,10 @@ def check_edge(
                         return f"entry bundle {r} is malformed or short"
                     want = b"".join(hashes)
                 else:
+                    # the nodes found right before, then the new ones recomputed: a stored
+                    # row that no longer starts with the former disagrees below
                     before = verified.get(level) if verified is not None else None
                     known = before[1] if before is not None and before[0] == r else b""
-                    stored_now = rows.row(level, r)
-                    if not (stored_now is not None and stored_now.startswith(known)):
-                        known = b""  # changed since: recompute it all (and report it)
                     skip = len(known) // HASH_SIZE
                     want = known + _expected_row_from_below(rows, level, r, count, skip)
                 stored = rows.row(level, r)
