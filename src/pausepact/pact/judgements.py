@@ -14,19 +14,17 @@ in time is never in violation.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from ..statements import ComputeReport, MeterReading, PauseAttest, parse_time
+from ..statements import MeterReading, PauseAttest, parse_time
 from ..statements import format_time as _iso
 from .policy import Pact
+from .report_book import ReportBook
 from .state import Duty, Pause, Run, Violation, ViolationKind
 
-#: (entry, report, period start, period end), periods parsed once by replay
-ReportRow = tuple[int, ComputeReport, datetime, datetime]
 ReadingRow = tuple[int, MeterReading, datetime, datetime]
 #: (entry, attestation, its statement time)
 AttestRow = tuple[int, PauseAttest, datetime]
@@ -136,18 +134,19 @@ def covered_compute(
     pact: Pact,
     pause: Pause,
     as_of: datetime,
-    reports: Sequence[ReportRow],
+    reports: ReportBook,
     runs: Mapping[str, Run],
 ) -> list[Violation]:
     """Compute reported on a covered run inside the pause's window, prorated: only
     the share of a report's period inside the window counts (compute before the pause
-    was due to stop does not)."""
+    was due to stop does not). Only reports whose periods may overlap the window are
+    read (in period order; the caller sorts the violations)."""
     out: list[Violation] = []
     start, end = stop_window(pact, pause, as_of)
-    for index, r, r0, r1 in reports:
+    covered, rows = reports.covered(runs)
+    for r0, r1, _, position in covered.near(start, end):
+        index, r, _, _ = rows[position]
         run = runs[r.run_id]
-        if not run.covered or r.flop <= 0:
-            continue
         if r0 < end and r1 > start:
             inside = (min(r1, end) - max(r0, start)) / (r1 - r0) if r1 > r0 else 1.0
             flop = r.flop * inside
@@ -178,48 +177,28 @@ class MeterComparison:
 
 def meter_comparisons(
     pact: Pact,
-    reports: Sequence[ReportRow],
+    reports: ReportBook,
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
 ) -> Iterator[MeterComparison]:
     """Each reading of a member's cluster against the hours its owner reported there,
-    prorated by period overlap. Reports are indexed by cluster and start time, so this
-    stays near-linear in the log."""
-    metered = {m.cluster for _, m, _, _ in readings}
-    by_cluster: dict[str, list[tuple[datetime, datetime, float, int]]] = {}
-    longest: dict[str, timedelta] = {}
-    for ri, r, r0, r1 in reports:
-        run = runs[r.run_id]
-        if run.cluster not in metered:
-            continue  # no reading to hold these hours against
-        by_cluster.setdefault(run.cluster, []).append((r0, r1, r.accelerator_hours, ri))
-        longest[run.cluster] = max(longest.get(run.cluster, timedelta(0)), r1 - r0)
-    starts: dict[str, list[datetime]] = {}
-    for cluster, rows in by_cluster.items():
-        rows.sort()
-        starts[cluster] = [row[0] for row in rows]
+    prorated by period overlap, summed in period order. Only the reports on metered
+    clusters whose periods may overlap the reading are read, and a reading's figures
+    are kept until a report that overlaps it arrives (:class:`ReportBook`)."""
+    owners: dict[str, str | None] = {}
     for index, m, m0, m1 in readings:
-        lab = pact.cluster_owner(m.cluster)
+        lab = owners.get(m.cluster, "")
+        if lab == "":
+            lab = owners[m.cluster] = pact.cluster_owner(m.cluster)
         if lab is None:
             continue
-        rows = by_cluster.get(m.cluster, [])
-        first = starts.get(m.cluster, [])
-        lo = bisect_left(first, m0 - longest.get(m.cluster, timedelta(0)))
-        hi = bisect_left(first, m1)
-        reported = 0.0
-        cited = [index]
-        for r0, r1, hours, ri in rows[lo:hi]:
-            overlap = (min(m1, r1) - max(m0, r0)).total_seconds()
-            span = (r1 - r0).total_seconds()
-            if overlap > 0 and span > 0:
-                reported += hours * overlap / span
-                cited.append(ri)
-        yield MeterComparison(index, m, lab, reported, cited)
+        reported, cited = reports.reported_over(index, m.cluster, m0, m1, runs)
+        yield MeterComparison(index, m, lab, reported, [index, *cited])
 
 
 def meter_gaps(
     pact: Pact,
-    reports: Sequence[ReportRow],
+    reports: ReportBook,
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
 ) -> list[Violation]:
@@ -261,18 +240,15 @@ class ComputeTotals:
 
 def compute_totals(
     pact: Pact,
-    reports: Sequence[ReportRow],
+    reports: ReportBook,
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
 ) -> dict[str, ComputeTotals]:
     """Each member's :class:`ComputeTotals` (members with no report and no reading on
-    their clusters are left out)."""
+    their clusters are left out). The reports' sums are the book's, kept as they came."""
     out: dict[str, ComputeTotals] = {}
-    for _, r, _, _ in reports:
-        t = out.setdefault(runs[r.run_id].lab, ComputeTotals())
-        t.reports += 1
-        t.reported_flop += r.flop
-        t.reported_accelerator_hours += r.accelerator_hours
+    for lab, (count, flop, hours) in reports.sums.items():
+        out[lab] = ComputeTotals(int(count), flop, hours)
     for c in meter_comparisons(pact, reports, readings, runs):
         t = out.setdefault(c.lab, ComputeTotals())
         t.readings += 1

@@ -61,8 +61,9 @@ from ..statements import format_time as _iso
 from ..tlog import InvalidKeyError, NoteVerifier, parse_verifier_key
 from . import estimators, judgements
 from .estimators import Observation
-from .judgements import AttestRow, ReadingRow, ReportRow
+from .judgements import AttestRow, ReadingRow
 from .policy import Pact, Role, Threshold, quorum_met
+from .report_book import ReportBook
 from .state import (
     Pause,
     PauseCause,
@@ -131,7 +132,7 @@ class _Machine:
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
         self._raw = b""  # the entry being applied (its digest seeds estimators)
         # with their periods parsed once (the schema has just parsed them: cache hits)
-        self.reports: list[ReportRow] = []
+        self.reports = ReportBook()
         self.readings: list[ReadingRow] = []
         self.attests: dict[tuple[str, int], list[AttestRow]] = {}
         self.periodic: dict[tuple[str, ...], tuple[int, object]] = {}
@@ -326,7 +327,7 @@ class _Machine:
                 _iso(t),
             )
             return False
-        self.reports.append((index, p, parse_time(p.period_start), parse_time(p.period_end)))
+        self.reports.add((index, p, parse_time(p.period_start), parse_time(p.period_end)), run)
         return False
 
     def on_meter_reading(self, index: int, p: MeterReading, t: datetime) -> bool:
