@@ -22,7 +22,7 @@ made late holds exactly what it would have held had it been kept from the start.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from sortedcontainers import SortedList
@@ -88,9 +88,6 @@ class ReportBook:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def __iter__(self) -> Iterator[ReportRow]:
-        return iter(self.rows)
 
     def add(self, row: ReportRow, run: Run) -> None:
         """Book one report on ``run`` (registered, and the report's signer's)."""
