@@ -4,6 +4,8 @@ with EXIT_PAUSED; after the resume the job continues from that checkpoint."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -96,10 +98,9 @@ def test_hugging_face_trainer_saves_stops_and_resumes(live, tmp_path: Path) -> N
     guard2.close(final_report=False)
 
 
-def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def lightning_module() -> type[Any]:
+    """A tiny LightningModule (imported lazily, like the integration itself)."""
     import lightning.pytorch as pl
-
-    from pausepact.guard.lightning import PauseGuardCallback, exit_on_pause
 
     class Module(pl.LightningModule):
         def __init__(self) -> None:
@@ -113,16 +114,28 @@ def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> N
         def configure_optimizers(self) -> torch.optim.Optimizer:
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
+    return Module
+
+
+LIGHTNING_QUIET: dict[str, Any] = {
+    "accelerator": "cpu",
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+}
+
+
+def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import lightning.pytorch as pl
+
+    from pausepact.guard.lightning import PauseGuardCallback, exit_on_pause
+
+    Module = lightning_module()
     ws, url = live
     ckpt = tmp_path / "paused.ckpt"
     loader = torch.utils.data.DataLoader(Data(), batch_size=4)
-    common: dict[str, Any] = {
-        "accelerator": "cpu",
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-    }
+    common = LIGHTNING_QUIET
     box: dict[str, int] = {}
     guard = new_guard(ws, url, run_id="pl-1").start()
     trainer = pl.Trainer(
@@ -143,6 +156,36 @@ def test_lightning_stops_before_min_steps_and_resumes(live, tmp_path: Path) -> N
     trainer2.fit(Module(), loader, ckpt_path=str(ckpt))
     assert trainer2.global_step == paused_at + 5
     guard2.close(final_report=False)
+
+
+def test_lightning_sigterm_seen_first_by_lightning_still_exits_143(live, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Lightning checks for SIGTERM itself after each batch, after the callbacks' hooks, and
+    ends ``fit`` with a ``SystemExit`` of code 0: a SIGTERM that lands between the guard's
+    check and Lightning's must still save the checkpoint, file the final compute report and
+    exit 128 + SIGTERM (a preempted job that exits 0 looks finished to its scheduler)."""
+    import lightning.pytorch as pl
+
+    from pausepact.guard.lightning import PauseGuardCallback, exit_on_pause
+    from tests.test_guard_stops import reports
+
+    class Preempted(lightning_module()):  # type: ignore[misc]
+        def on_train_batch_end(self, outputs: Any, b: Any, i: int) -> None:
+            if i == 3:  # runs after the callbacks' hook for this batch, before Lightning's check
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    ws, url = live
+    ckpt = tmp_path / "paused.ckpt"
+    guard = new_guard(ws, url, run_id="pl-sigterm").start()
+    trainer = pl.Trainer(
+        max_steps=1_000, callbacks=[PauseGuardCallback(guard, ckpt)], **LIGHTNING_QUIET
+    )
+    loader = torch.utils.data.DataLoader(Data(), batch_size=4)
+    with pytest.raises(SystemExit) as exc, exit_on_pause(guard):
+        trainer.fit(Preempted(), loader)
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert torch.load(ckpt, weights_only=False)["global_step"] == 4  # batches 0-3 trained
+    assert reports(ws, url, "pl-sigterm"), "no final compute report"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers given back
 
 
 def test_lightning_processes_agree_one_stop_stops_all(tmp_path: Path) -> None:

@@ -12,18 +12,27 @@ same step. Lightning's ``should_stop`` waits for ``min_steps``/``min_epochs``, s
 callback instead writes a checkpoint with ``trainer.save_checkpoint`` and raises
 :class:`PausedError` out of ``fit``; :func:`exit_on_pause` turns that into a log line and
 the exit code :data:`EXIT_PAUSED`. Resume with ``trainer.fit(..., ckpt_path=...)``.
+
+Lightning answers SIGTERM itself too: its handler runs beside the guard's, and its loops
+end ``fit`` with ``SIGTERMException`` (a ``SystemExit`` with code 0) at their own check,
+which may come before the callback's next hook. The callback therefore also saves its
+checkpoint in ``on_exception``, and :func:`exit_on_pause` turns that exit into the guard's
+(final report, exit 128 + the signal): whichever check sees the signal first, the job
+stops the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .decision import Decision, PausedError
 from .pauseguard import RUN_AGAIN, PauseGuard
@@ -51,6 +60,13 @@ class PauseGuardCallback(pl.Callback):
             trainer.save_checkpoint(self.checkpoint)
             raise PausedError(decision)
 
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        """Lightning's own SIGTERM check ended the loop before this callback's next hook:
+        save the checkpoint that hook would have saved. Every process of the run gets
+        here (Lightning broadcasts the SIGTERM before raising), as saving needs them all."""
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.checkpoint)
+
     def _agreed(self, trainer: Any) -> Decision:
         """This process's decision, made common: one process told to stop stops all."""
         decision = self.guard.allowed()
@@ -65,6 +81,15 @@ def exit_on_pause(guard: PauseGuard) -> Iterator[None]:
     try:
         yield
     except PausedError as paused:
-        log.warning("training stopped: %s; %s", paused.decision.reason, RUN_AGAIN)
-        guard.close()
-        sys.exit(paused.decision.exit_code)
+        _stop(guard, paused.decision)
+    except SIGTERMException:
+        decision = guard.allowed()
+        if decision.signal is None:  # the SIGTERM reached another process of the run
+            decision = Decision(False, "stopped by SIGTERM", signal=signal.SIGTERM)
+        _stop(guard, decision)
+
+
+def _stop(guard: PauseGuard, decision: Decision) -> NoReturn:
+    log.warning("training stopped: %s; %s", decision.reason, RUN_AGAIN)
+    guard.close()
+    sys.exit(decision.exit_code)
