@@ -1,0 +1,28 @@
+"""The ingestion parts benchmark runs from a plain checkout and prints what PERFORMANCE.md
+quotes: each part per entry, per batch size, and its split into per round and per entry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ingest_parts.py"
+
+
+def test_the_parts_benchmark_prints_every_part() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--entries", "2000", "--no-http"],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    out = json.loads(done.stdout)
+    admission = out["admission_us_per_entry"]
+    assert admission["check"] > admission["raw_verify"] > 0
+    by_size = out["main_process"]["us_per_entry_by_batch_size"]
+    assert set(by_size) == {"100", "500", "1000"}
+    for part in ("submit", "publish", "dashboard"):
+        assert all(by_size[s][part] > 0 for s in by_size)
+        assert set(out["main_process"]["fit"][part]) == {"per_round_us", "per_entry_us"}
