@@ -192,3 +192,65 @@ def test_an_envelope_written_without_the_serializer_is_its_jcs_form(
 
     env = Envelope(payload_type, payload, (EnvelopeSignature(keyid, sig),))
     assert env.canonical_bytes() == dumps_strings(env.to_dict())
+
+
+_b64_alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def _padding_bits_set(text: bytes, bits: int) -> bytes:
+    """``text`` (base64 ending in padding) with ``bits`` added to the last character's
+    unused low bits: strict decoding still accepts it, and reads the same bytes."""
+    pads = len(text) - len(text.rstrip(b"="))
+    if pads == 0 or bits == 0:
+        return text
+    at = len(text) - pads - 1
+    index = _b64_alphabet.index(text[at]) | (bits & (0b1111 if pads == 2 else 0b11))
+    return text[:at] + _b64_alphabet[index : index + 1] + text[at + 1 :]
+
+
+@given(
+    _ascii.filter(lambda t: '"' not in t and "\\" not in t),
+    st.binary(max_size=300),
+    _ascii.filter(lambda t: '"' not in t and "\\" not in t),
+    st.binary(max_size=80),
+    st.integers(min_value=0, max_value=15),
+    st.integers(min_value=0, max_value=15),
+)
+def test_an_envelope_read_from_the_log_form_writes_its_canonical_bytes(
+    payload_type: str, payload: bytes, keyid: str, sig: bytes, bits_p: int, bits_s: int
+) -> None:
+    """An envelope read from the log's layout gives back the bytes it was read from as
+    its canonical form only when they are that form: base64 whose unused padding bits
+    are set (which strict decoding accepts) is written again with zeros."""
+    import base64
+
+    from pausepact.statements import Envelope, EnvelopeSignature
+
+    p64 = _padding_bits_set(base64.b64encode(payload), bits_p)
+    s64 = _padding_bits_set(base64.b64encode(sig), bits_s)
+    raw = b'{"payload":"%s","payloadType":"%s","signatures":[{"keyid":"%s","sig":"%s"}]}' % (
+        p64,
+        payload_type.encode(),
+        keyid.encode(),
+        s64,
+    )
+    read = Envelope.from_json(raw)
+    fresh = Envelope(payload_type, payload, (EnvelopeSignature(keyid, sig),))
+    assert read == fresh
+    assert read.canonical_bytes() == fresh.canonical_bytes() == dumps_strings(fresh.to_dict())
+    assert (read.canonical_bytes() == raw) == (
+        p64 == base64.b64encode(payload) and s64 == base64.b64encode(sig)
+    )
+
+
+def test_the_characters_before_padding_are_those_encoding_writes() -> None:
+    """Exhaustive: the characters allowed before "==" and "=" are exactly those that
+    base64 encoding of one or two final bytes can write there."""
+    import base64
+
+    from pausepact.statements import dsse
+
+    before_two = {base64.b64encode(bytes([x]))[1] for x in range(256)}
+    before_one = {base64.b64encode(bytes([0, x]))[2] for x in range(256)}
+    assert set(dsse._BEFORE_TWO_PADS) == before_two
+    assert set(dsse._BEFORE_ONE_PAD) == before_one

@@ -63,6 +63,34 @@ def canonical_parts(raw: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
     return payload_type, payload, keyid, sig
 
 
+#: the last character before base64 padding when the bits it does not fill are zero
+#: ("=": the last 2 of its 6 bits, "==": the last 4), as encoding writes it
+_BEFORE_ONE_PAD = frozenset(b"AEIMQUYcgkosw048")
+_BEFORE_TWO_PADS = frozenset(b"AQgw")
+_PAYLOAD_AT = len(b'{"payload":"')
+_SIG_ENDS_BEFORE = len(b'"}]}')
+
+
+def _as_encoded(raw: bytes, end: int) -> bool:
+    """Whether the strictly decoded base64 ending at ``raw[end]`` is what encoding its
+    bytes gives back: its padding bits are zero."""
+    if raw[end - 1] != 0x3D:  # no "="
+        return True
+    if raw[end - 2] == 0x3D:
+        return raw[end - 3] in _BEFORE_TWO_PADS
+    return raw[end - 2] in _BEFORE_ONE_PAD
+
+
+def _is_canonical_read(raw: bytes, payload: bytes, sig: bytes) -> bool:
+    """Whether ``raw``, which :func:`canonical_parts` read as ``payload`` and ``sig``,
+    is byte for byte the canonical form of what it holds. Only the base64 can differ:
+    strict decoding accepts nonzero padding bits, encoding writes zeros. Strict base64
+    of n bytes is 4 * ceil(n / 3) characters, so the fields' ends follow from n."""
+    payload_end = _PAYLOAD_AT + 4 * ((len(payload) + 2) // 3)
+    sig_end = len(raw) - _SIG_ENDS_BEFORE
+    return _as_encoded(raw, payload_end) and _as_encoded(raw, sig_end)
+
+
 def pae(payload_type: str, payload: bytes) -> bytes:
     """Pre-Authentication Encoding: ``DSSEv1 SP len(type) SP type SP len(body) SP body``."""
     t = payload_type.encode()
@@ -92,6 +120,11 @@ class Envelope:
 
     def canonical_bytes(self) -> bytes:
         """The RFC 8785 canonical JSON of the envelope: what goes into the log."""
+        read: bytes | None = self.__dict__.get("_read")  # the log's form it was read from
+        if read is not None:
+            sig = self.signatures[0]
+            if _is_canonical_read(read, self.payload, sig.sig):
+                return read
         if len(self.signatures) == 1:
             sig = self.signatures[0]
             if _PLAIN.fullmatch(self.payload_type) and _PLAIN.fullmatch(sig.keyid):
@@ -118,7 +151,10 @@ class Envelope:
         if parts is not None:  # the log's own form: no JSON parser needed
             payload_type, payload, keyid, sig = parts
             signature = EnvelopeSignature(keyid.decode("ascii"), sig)
-            return cls(payload_type.decode("ascii"), payload, (signature,))
+            env = cls(payload_type.decode("ascii"), payload, (signature,))
+            if type(raw) is bytes:  # canonical_bytes() may give these back, not rewrite them
+                object.__setattr__(env, "_read", raw)
+            return env
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
