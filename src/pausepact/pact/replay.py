@@ -130,6 +130,13 @@ class _Machine:
         self._dirty: set[str] = set(pact.thresholds)
         self.order_slack = order_slack(pact)
         self.observations: dict[str, list[Observation]] = {t: [] for t in pact.thresholds}
+        # the thresholds each eval suite feeds, in the pact's order: (threshold, metric)
+        self.eval_metrics: dict[str, list[tuple[str, str]]] = {}
+        for name, th in pact.thresholds.items():
+            kind, _, rest = th.indicator.partition(":")
+            suite, _, metric = rest.partition(":")
+            if kind == "eval":
+                self.eval_metrics.setdefault(suite, []).append((name, metric))
         self._raw = b""  # the entry being applied (its digest seeds estimators)
         # with their periods parsed once (the schema has just parsed them: cache hits)
         self.reports = ReportBook()
@@ -361,10 +368,8 @@ class _Machine:
         return True
 
     def on_eval_result(self, index: int, p: EvalResult, t: datetime) -> bool:
-        for name, th in self.pact.thresholds.items():
-            kind, _, rest = th.indicator.partition(":")
-            suite, _, metric = rest.partition(":")
-            if kind == "eval" and suite == p.suite and metric in p.metrics:
+        for name, metric in self.eval_metrics.get(p.suite, ()):
+            if metric in p.metrics:
                 self._touched.add(name)
                 self._dirty.add(name)
                 period = p.release_date or p.time
