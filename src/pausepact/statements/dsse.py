@@ -72,8 +72,8 @@ _SIG_ENDS_BEFORE = len(b'"}]}')
 
 
 def _as_encoded(raw: bytes, end: int) -> bool:
-    """Whether the strictly decoded base64 ending at ``raw[end]`` is what encoding its
-    bytes gives back: its padding bits are zero."""
+    """Whether the strictly decoded base64 that ends just before ``raw[end]`` is what
+    encoding its bytes gives back: its padding bits are zero."""
     if raw[end - 1] != 0x3D:  # no "="
         return True
     if raw[end - 2] == 0x3D:
