@@ -143,6 +143,8 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=30000, help="entries per batch size")
     ap.add_argument("--no-http", action="store_true")
     args = ap.parse_args()
+    if args.entries < max(BATCHES) or args.entries % max(BATCHES):
+        ap.error(f"--entries must be a positive multiple of {max(BATCHES)} (whole batches)")
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)

@@ -26,3 +26,13 @@ def test_the_parts_benchmark_prints_every_part() -> None:
     for part in ("submit", "publish", "dashboard"):
         assert all(by_size[s][part] > 0 for s in by_size)
         assert set(out["main_process"]["fit"][part]) == {"per_round_us", "per_entry_us"}
+
+
+def test_the_parts_benchmark_refuses_partial_batches() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--entries", "0", "--no-http"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert b"--entries must be a positive multiple of 1000" in done.stderr
