@@ -19,9 +19,10 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .cosignature import cosignature_message, pack_timestamped, unpack_timestamped
+from .ed25519 import Ed25519PublicVerifier
 from .errors import InvalidKeyError
 
 ALG_ED25519 = 0x01
@@ -100,16 +101,10 @@ class Ed25519Verifier(NoteVerifier):
         self.name = name
         self.public = public
         self.key_id = key_id(name, self.alg, public)
-        self._key = Ed25519PublicKey.from_public_bytes(public)
+        self._key = Ed25519PublicVerifier(public)
 
     def verify(self, msg: bytes, sig: bytes) -> bool:
-        if len(sig) != 64:
-            return False
-        try:
-            self._key.verify(sig, msg)
-        except InvalidSignature:
-            return False
-        return True
+        return self._key.verify(msg, sig)
 
     def vkey(self) -> str:
         body = base64.b64encode(bytes([self.alg]) + self.public).decode()
