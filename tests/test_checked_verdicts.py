@@ -186,3 +186,30 @@ def test_packed_verdicts_come_back_as_they_went(rows: list[tuple[str, str, bytes
     checked = [Checked(k, t, p, hashlib.sha256(p).digest()) for k, t, p in rows]
     packed = pack_checked(checked)
     assert unpack_checked([(c.keyid, c.type) for c in checked], *packed) == checked
+
+
+def test_an_envelope_with_a_failing_second_signature_is_rejected_with_verdicts_or_without(
+    tmp_path: Path,
+) -> None:
+    """Every trusted signature on an envelope must verify (``verify_envelope``). A
+    verdict that one of them did vouches for that signature only, so an envelope with
+    two signatures gets the rule in full from replay, never the verdict's shortcut: the
+    audit (whose workers find the first signature good) must agree with plain replay."""
+    from pausepact.statements import Envelope, EnvelopeSignature
+
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"])
+    env = Envelope.from_json(kit.entries[-1])
+    good = env.signatures[0]
+    bad = EnvelopeSignature(good.keyid, bytes(64))
+    kit.entries[-1] = Envelope(env.payload_type, env.payload, (good, bad)).canonical_bytes()
+    keys = _initial_keys(kit)
+    with pytest.raises(Exception, match="does not verify"):
+        open_statement(kit.entries[-1], keys)
+    with pytest.raises(Exception, match="does not verify"):
+        open_statement(kit.entries[-1], keys, verified_keyid=good.keyid)
+    plain = replay(kit.pact, kit.entries, AS_OF)
+    assert [r.index for r in plain.rejected] == [len(kit.entries) - 1]
+    ws = workspace(tmp_path, kit)
+    assert audit_log(ws / "log", kit.pact, AS_OF, workers=2).state.to_json() == plain.to_json()

@@ -347,7 +347,9 @@ def open_statement(
 
     ``verified_keyid`` lets a caller that has *already* verified this exact
     envelope's signature by that key (the audit, on all cores) skip the Ed25519
-    check; the key must still be a trusted key of the named signer. ``keys`` may be
+    check; the key must still be a trusted key of the named signer, and the
+    signature the envelope's only one (every trusted signature must verify, and a
+    verdict vouches for one). ``keys`` may be
     a :class:`TrustedKeys`, indexed once for many statements.
     """
     env = data if isinstance(data, Envelope) else Envelope.from_json(data)
@@ -367,8 +369,8 @@ def open_statement(
         trusted = {keyid_of(k): k for k in keys if k.name == predicate.signer}
     if not trusted:
         raise InvalidSignatureError(f"no trusted key for signer {predicate.signer!r}")
-    if verified_keyid is not None and verified_keyid in trusted:
-        keyid = verified_keyid
+    if verified_keyid is not None and verified_keyid in trusted and len(env.signatures) == 1:
+        keyid = verified_keyid  # the one signature: what verify_envelope would check
     else:
         keyid = verify_envelope(env, trusted)[0]
     _check_role(name, predicate)
