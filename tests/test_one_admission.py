@@ -116,3 +116,86 @@ def test_the_server_pool_admits_exactly_what_the_checks_admit(tmp_path: Path) ->
         assert refused.item == 41  # type: ignore[union-attr]
     finally:
         pool.close()
+
+
+def _reference_check(
+    raws: list[bytes], vkeys: list[str], pact_id: str, now: datetime, skew: timedelta
+) -> object:
+    """The rule itself: each envelope opened in order, the first refusal named."""
+    from pausepact.pact import Refused
+    from pausepact.statements import StatementError, TrustedKeys, open_statement
+    from pausepact.tlog import parse_verifier_key
+
+    keys = TrustedKeys(parse_verifier_key(v) for v in vkeys)
+    for i, raw in enumerate(raws):
+        try:
+            st = open_statement(raw, keys, now=now, max_skew=skew)
+        except StatementError as exc:
+            return Refused(i, str(exc))
+        if st.predicate.pact != pact_id:
+            return Refused(i, f"statement is for pact {st.predicate.pact}, not {pact_id}")
+    return None
+
+
+def test_the_checks_refuse_the_first_bad_envelope_for_the_reason_opening_it_gives(
+    tmp_path: Path,
+) -> None:
+    """check_envelopes reads, verifies and opens envelopes in loops apart: whatever is
+    wrong and wherever it is (inside a step, at its edges, behind a second bad one),
+    the refusal is the first bad envelope's, for the reason open_statement gives."""
+    from pausepact.pact import check_envelopes
+    from pausepact.pact.admission import _STEP
+    from pausepact.statements import PAYLOAD_TYPE, Envelope, EnvelopeSignature, sign_envelope
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"steps")
+    pact = ws.pact()
+    now = datetime.now(UTC).replace(microsecond=0)
+    aurora, borealis = (load_signer(ws.key_file(m)) for m in ("lab/aurora", "lab/borealis"))
+    good = [signed(ws.root, "lab/aurora", now - timedelta(seconds=i), pact.id) for i in range(150)]
+    env = Envelope.from_json(good[0])
+    sig = env.signatures[0]
+    bad = {
+        "forged": Envelope(
+            env.payload_type, env.payload, (EnvelopeSignature(sig.keyid, bytes(64)),)
+        ),
+        "another member's key": sign_envelope(PAYLOAD_TYPE, env.payload, [borealis]),
+        "a failing second signature": Envelope(
+            env.payload_type, env.payload, (sig, EnvelopeSignature(sig.keyid, bytes(64)))
+        ),
+        "another payload type": Envelope("text/plain", env.payload, env.signatures),
+        "another pact": Envelope.from_json(signed(ws.root, "lab/aurora", now, "ab" * 32)),
+        "outside the skew": Envelope.from_json(
+            signed(ws.root, "lab/aurora", now - timedelta(days=30), pact.id)
+        ),
+    }
+    vkeys = [m.key for m in pact.members]
+    skew = timedelta(seconds=pact.pact.max_skew_seconds)
+    malformed = b'{"payload":'
+    assert check_envelopes(0, good, vkeys, pact.id, now, skew) == [
+        *check_envelopes(0, good[:_STEP], vkeys, pact.id, now, skew),
+        *check_envelopes(0, good[_STEP:], vkeys, pact.id, now, skew),
+    ]
+    for what, envelope in bad.items():
+        for at in (0, _STEP - 1, _STEP, 130):
+            for later in (None, at + 1, 149):
+                raws = [*good]
+                raws[at] = envelope.canonical_bytes()
+                if later is not None and later != at:
+                    raws[later] = malformed
+                want = _reference_check(raws, vkeys, pact.id, now, skew)
+                assert want is not None and want.item == at, what  # type: ignore[attr-defined]
+                assert check_envelopes(7, raws, vkeys, pact.id, now, skew) == type(want)(
+                    at + 7,
+                    want.reason,  # type: ignore[attr-defined]
+                ), (what, at, later)
+    # signed by another member first, then by the signer: admitted, under the signer's key
+    raws = [*good]
+    raws[_STEP] = sign_envelope(PAYLOAD_TYPE, env.payload, [borealis, aurora]).canonical_bytes()
+    assert _reference_check(raws, vkeys, pact.id, now, skew) is None
+    admitted = check_envelopes(0, raws, vkeys, pact.id, now, skew)
+    assert isinstance(admitted, list) and admitted[_STEP].keyid == sig.keyid
+    raws = [*good]
+    raws[_STEP + 3] = malformed
+    assert check_envelopes(0, raws, vkeys, pact.id, now, skew) == _reference_check(
+        raws, vkeys, pact.id, now, skew
+    )
