@@ -199,3 +199,36 @@ def test_the_checks_refuse_the_first_bad_envelope_for_the_reason_opening_it_give
     assert check_envelopes(0, raws, vkeys, pact.id, now, skew) == _reference_check(
         raws, vkeys, pact.id, now, skew
     )
+
+
+def test_a_batch_of_forgeries_costs_a_verification_or_two(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signatures are verified a step ahead of opening, but never past the first that
+    fails: a client without a member's key cannot make the server verify a step of
+    forgeries per request."""
+    from pausepact.pact import Refused, check_envelopes
+    from pausepact.statements import Envelope, EnvelopeSignature
+    from pausepact.tlog.ed25519 import Ed25519PublicVerifier
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"forged")
+    pact = ws.pact()
+    now = datetime.now(UTC).replace(microsecond=0)
+    env = Envelope.from_json(signed(ws.root, "lab/aurora", now, pact.id))
+    forged = Envelope(
+        env.payload_type, env.payload, (EnvelopeSignature(env.signatures[0].keyid, bytes(64)),)
+    ).canonical_bytes()
+    calls = []
+    real = Ed25519PublicVerifier.verify
+
+    def counted(self: Ed25519PublicVerifier, msg: bytes, sig: bytes) -> bool:
+        calls.append(msg)
+        return real(self, msg, sig)
+
+    monkeypatch.setattr(Ed25519PublicVerifier, "verify", counted)
+    vkeys = [m.key for m in pact.members]
+    skew = timedelta(seconds=pact.pact.max_skew_seconds)
+    refused = check_envelopes(0, [forged] * 200, vkeys, pact.id, now, skew)
+    assert isinstance(refused, Refused) and refused.item == 0
+    assert "does not verify" in refused.reason
+    assert len(calls) <= 2  # found bad ahead, then again by open_statement, which says why
