@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from pausepact.tlog.ed25519 import L, Ed25519PublicVerifier, fast_path_key
+from pausepact.tlog.ed25519 import Ed25519PublicVerifier, L, fast_path_key
 
 # (seed, public key, message, signature), RFC 8032 §7.1
 RFC8032 = [
@@ -84,7 +84,9 @@ def test_every_valid_signature_verifies(seed: bytes, msg: bytes) -> None:
     flip=st.integers(min_value=1, max_value=255),
 )
 @settings(max_examples=150, deadline=None)
-def test_every_mutation_gets_openssls_verdict(seed: bytes, msg: bytes, where: int, flip: int) -> None:
+def test_every_mutation_gets_openssls_verdict(
+    seed: bytes, msg: bytes, where: int, flip: int
+) -> None:
     key, pub, _ = _keypair(seed)
     signed = bytearray(key.sign(msg) + msg)
     signed[where % len(signed)] ^= flip
@@ -108,7 +110,7 @@ def test_s_plus_l_is_refused_as_openssl_refuses_it() -> None:
 def test_small_order_r_that_openssl_accepts_is_accepted() -> None:
     """R = identity, S = h·a: the cofactorless equation holds, so OpenSSL accepts;
     libsodium refuses a small-order R, and its refusal must not be the verdict."""
-    key, pub, a = _keypair(bytes(range(1, 33)))
+    _, pub, a = _keypair(bytes(range(1, 33)))
     msg = b"identity as R"
     s = _challenge(IDENTITY, pub, msg) * a % L
     sig = IDENTITY + s.to_bytes(32, "little")
