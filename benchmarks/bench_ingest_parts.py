@@ -9,7 +9,9 @@ PERFORMANCE.md §2, round 3). This script measures each part alone, with thread 
 clocks, in one process, so that a candidate is sized before anyone optimises it:
 
 * ``admission``: ``check_envelopes`` (what a worker does per entry) against raw verifies
-  of the same envelopes, and opening without the verify;
+  of the same envelopes (by the member keys' own verifier: libsodium for a valid
+  signature since round 4, see ``pausepact.tlog.ed25519``), and opening without the
+  verify;
 * ``main_process``: a :class:`Node` without HTTP, batches of 100, 500 and 1000 entries
   admitted by its pool, each followed by a publish round and a dashboard refresh (as the
   server's publish loop does when entries arrive): the main thread's CPU per entry for
