@@ -131,8 +131,9 @@ def check_envelopes(
 
 #: envelopes read, verified and opened per step of :func:`check_envelopes`. Each step
 #: runs three loops apart: with an Ed25519 verification between the readings of every
-#: envelope, each evicted the reader's working set from the caches (the check cost ~14
-#: µs more per entry; ``benchmarks/bench_ingest_parts.py``). A step is small, so a
+#: envelope, each evicted the reader's working set from the caches (the check cost
+#: 31-36 µs per entry over a raw verify, 19-23 with the loops apart;
+#: ``benchmarks/bench_ingest_parts.py``). A step is small, so a
 #: batch refused at its start for what opening finds costs few verifications; one
 #: refused for a signature costs one (verification stops at the first that fails).
 _STEP = 64
