@@ -20,7 +20,10 @@ clocks, in one process, so that a candidate is sized before anyone optimises it:
 * ``http``: the server's process CPU for one request that does almost nothing
   (``GET /v1/log``) — the framework's floor per request.
 
-Usage: python benchmarks/bench_ingest_parts.py [--entries 30000] [--no-http]
+* ``main_process_postgres`` (``--postgres``): the same with the log in PostgreSQL (the
+  test server, ``PAUSEPACT_TEST_PG``), for goal 3's accounting.
+
+Usage: python benchmarks/bench_ingest_parts.py [--entries 30000] [--no-http] [--postgres]
 """
 
 from __future__ import annotations
@@ -76,11 +79,18 @@ def admission(entries: list[bytes], vkeys: list[str], pact_id: str) -> dict[str,
     return out
 
 
-def main_process(root: Path, per_size: int) -> dict[str, Any]:
-    """The main thread's CPU per entry in each part, per batch size, and the fit."""
-    ws = workspace(root / "ws", quorum=0)
+def main_process(root: Path, per_size: int, postgres: bool = False) -> dict[str, Any]:
+    """The main thread's CPU per entry in each part, per batch size, and the fit; the log
+    in the workspace's SQLite, or with ``postgres`` in the test server's PostgreSQL."""
+    from tests.netkit import PG_URL, fresh_pg_origin
+
+    label = "pg" if postgres else "sqlite"
+    origin = fresh_pg_origin("parts") if postgres else "pact.example.org/log"
+    ws = workspace(root / f"ws-{label}", quorum=0, origin=origin)
     envs = evidence(ws, 1000 + per_size * len(BATCHES), "parts")
-    node = Node.from_workspace(ws.root, publish_interval=3600, rate=1e12, burst=1e12)
+    node = Node.from_workspace(
+        ws.root, PG_URL if postgres else None, publish_interval=3600, rate=1e12, burst=1e12
+    )
     try:
         node.submit(envs[:1000])  # starts the pool's workers, warms every path
         node.publish_now()
@@ -144,6 +154,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--entries", type=int, default=30000, help="entries per batch size")
     ap.add_argument("--no-http", action="store_true")
+    ap.add_argument(
+        "--postgres", action="store_true", help="the main process again, its log in PostgreSQL"
+    )
     args = ap.parse_args()
     if args.entries < max(BATCHES) or args.entries % max(BATCHES):
         ap.error(f"--entries must be a positive multiple of {max(BATCHES)} (whole batches)")
@@ -155,6 +168,8 @@ def main() -> None:
         entries = evidence(ws, 4000, "check")
         out["admission_us_per_entry"] = admission(entries, [m.key for m in pact.members], pact.id)
         out["main_process"] = main_process(root, args.entries)
+        if args.postgres:
+            out["main_process_postgres"] = main_process(root, args.entries, postgres=True)
         if not args.no_http:
             out["http"] = http_floor(root)
     print(json.dumps(out, indent=2))

@@ -36,3 +36,17 @@ def test_the_parts_benchmark_refuses_partial_batches() -> None:
     )
     assert done.returncode == 2
     assert b"--entries must be a positive multiple of 1000" in done.stderr
+
+
+def test_the_parts_benchmark_accounts_postgres_beside_sqlite() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--entries", "1000", "--no-http", "--postgres"],
+        capture_output=True,
+        timeout=300,
+        check=True,
+    )
+    out = json.loads(done.stdout)
+    for store in ("main_process", "main_process_postgres"):
+        by_size = out[store]["us_per_entry_by_batch_size"]
+        assert set(by_size) == {"100", "500", "1000"}
+        assert all(by_size[s]["submit"] > 0 for s in by_size)
