@@ -48,8 +48,8 @@ CHUNK = 2048
 #: chunks out to the workers at a time, per worker
 WINDOW = 3
 
-#: verdicts: entry index → the keyid whose signature over it verified, or the entry
-#: opened in full (:class:`~pausepact.statements.Checked`)
+#: verdicts: entry index → the keyid whose signature (the envelope's only one) verified
+#: over it, or the entry opened in full (:class:`~pausepact.statements.Checked`)
 Verdicts = dict[int, str | Checked]
 
 
@@ -117,16 +117,17 @@ def _verify_chunk(
             env = Envelope.from_json(raw)
         except MalformedEnvelopeError:
             continue  # replay will say why
-        message = pae(env.payload_type, env.payload)
-        for s in env.signatures:  # any signature that verifies (the first one does)
-            k = position.get(s.keyid, 0)
-            if k:
-                todo.append((i, k, message, s.sig, None))
+        if len(env.signatures) != 1:
+            continue  # every trusted signature must verify: replay checks them all itself
+        k = position.get(env.signatures[0].keyid, 0)
+        if k:
+            message = pae(env.payload_type, env.payload)
+            todo.append((i, k, message, env.signatures[0].sig, None))
     # 2. verify; a verdict only for a signature that verifies
     opened_ones: list[Checked] = []
     for i, k, message, sig, opened in todo:
-        if out[i] or not keys[k - 1].verify(message, sig):
-            continue  # verified by an earlier signature already, or not by this one
+        if not keys[k - 1].verify(message, sig):
+            continue
         out[i] = k
         if opened is not None:
             kinds[i] = type_position[opened.type]
