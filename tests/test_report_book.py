@@ -169,13 +169,25 @@ def totals_as_tuples(totals: Mapping[str, ComputeTotals]) -> dict[str, tuple[flo
     }
 
 
+def metered_book(
+    report_spec: list, reading_spec: list, indexed_after: int
+) -> tuple[list[ReportRow], list[ReadingRow], ReportBook]:
+    """Reports and readings from their specs, and the book holding them (indexed after
+    ``indexed_after`` reports)."""
+    reports, readings = make_reports(report_spec), make_readings(reading_spec)
+    return reports, readings, book_of(reports, indexed_after, readings)
+
+
+#: reports, meter readings, and when the book's indexes are made
+metered_cases = given(report_specs, reading_specs, st.integers(0, 61))
+
+
 @settings(max_examples=150, deadline=None)
-@given(report_specs, reading_specs, st.integers(0, 61))
+@metered_cases
 def test_meter_comparisons_are_a_pass_over_every_report(
     report_spec: list, reading_spec: list, indexed_after: int
 ) -> None:
-    reports, readings = make_reports(report_spec), make_readings(reading_spec)
-    book = book_of(reports, indexed_after, readings)
+    reports, readings, book = metered_book(report_spec, reading_spec, indexed_after)
     got = list(judgements.meter_comparisons(PACT, book, readings, RUNS))
     want = list(reference_comparisons(PACT, reports, readings))
     assert [(c.index, c.lab, c.cited) for c in got] == [(c.index, c.lab, c.cited) for c in want]
@@ -183,12 +195,11 @@ def test_meter_comparisons_are_a_pass_over_every_report(
 
 
 @settings(max_examples=150, deadline=None)
-@given(report_specs, reading_specs, st.integers(0, 61))
+@metered_cases
 def test_compute_totals_are_sums_in_log_order(
     report_spec: list, reading_spec: list, indexed_after: int
 ) -> None:
-    reports, readings = make_reports(report_spec), make_readings(reading_spec)
-    book = book_of(reports, indexed_after, readings)
+    reports, readings, book = metered_book(report_spec, reading_spec, indexed_after)
     got = judgements.compute_totals(PACT, book, readings, RUNS)
     want = reference_totals(PACT, reports, readings)
     assert repr(totals_as_tuples(got)) == repr(totals_as_tuples(want))
