@@ -156,6 +156,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--audit-repeats", type=int, default=3)
     a = ap.parse_args()
+    if a.statements < 100:
+        ap.error("--statements must be at least 100 (the pact's own statements come first)")
+    if a.repeats < 1 or a.audit_repeats < 1:
+        ap.error("--repeats and --audit-repeats must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         ws, entries, pact = make_statements(Path(tmp), a.statements)
         as_of = __import__("pausepact.sim.scenario", fromlist=["T0"]).T0 + timedelta(days=3650)
@@ -177,7 +181,7 @@ def main() -> None:
         assert not state.rejected
         verified = {i: env.signatures[0].keyid for i, env in enumerate(envs)}
         unsigned_times = []
-        for _ in range(max(1, a.repeats)):
+        for _ in range(a.repeats):
             t = time.perf_counter()
             again = replay(pact, entries, as_of, verified=verified)  # type: ignore[arg-type]
             unsigned_times.append(time.perf_counter() - t)
@@ -190,7 +194,7 @@ def main() -> None:
         opened = [open_statement(e, trusted) for e in entries]
         checked = {i: getattr(st, "checked", lambda: None)() for i, st in enumerate(opened)}
         checked_times = []
-        for _ in range(max(1, a.repeats) if all(checked.values()) else 0):
+        for _ in range(a.repeats if all(checked.values()) else 0):
             t = time.perf_counter()
             again = replay(pact, entries, as_of, verified=checked)  # type: ignore[arg-type]
             checked_times.append(time.perf_counter() - t)
@@ -203,7 +207,7 @@ def main() -> None:
         # after it (averaged): on a shared machine the speed drifts by 10-30% within a
         # minute. The figure is the median run.
         runs = []
-        for _ in range(max(1, a.audit_repeats)):
+        for _ in range(a.audit_repeats):
             raw_before = raw_verify_rate()
             sodium_before = raw_libsodium_verify_rate()
             t = time.perf_counter()

@@ -201,7 +201,7 @@ def measure(
         # the server is idle (it would otherwise share the cores): a shared machine's
         # speed drifts by 10-30% within a minute. The figures are the median run's.
         runs = []
-        parts = max(1, args.repeats)
+        parts = args.repeats
         todo = envs[WARM : args.batched]
         step = -(-len(todo) // parts)
         done = WARM
@@ -254,6 +254,10 @@ def main() -> None:
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="batched runs (the median is kept)")
     args = ap.parse_args()
+    if args.batched <= WARM:
+        ap.error(f"--batched must be more than {WARM} (entries posted before the clock starts)")
+    if args.repeats < 1 or args.singles < 1:
+        ap.error("--repeats and --singles must be at least 1")
     cores = os.cpu_count() or 1
     raw = raw_verify_rate()
     out: dict[str, object] = {
