@@ -203,7 +203,7 @@ def test_a_changed_old_node_of_a_growing_upper_row_is_found(
         data = entries(16**3 * 2 + 300, "g")  # rows (4, 0..2) and (8, 0) are partial
         append_in_batches(log, data[:5000], 700)
         publish(log)  # a check that leaves the rows it verified behind
-        assert log._writer()._rows_verified  # the incremental path is taken below
+        assert log._writer()._rows_verified.rows  # the incremental path is taken below
         append_in_batches(log, data[5000:], 700)
         row = bytearray(log.store.read_tile(level, index) or b"")
         row[3] ^= 1

@@ -21,7 +21,7 @@ make :meth:`LogStore.commit` atomic and durable.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -106,6 +106,13 @@ class LogStore(Protocol):
 
     def read_bundle(self, index: int) -> bytes | None:
         """Entry-bundle row ``index``, or ``None`` if absent."""
+
+    def read_tiles(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The hash-tile rows among ``keys`` that exist, read together (one round trip
+        to a database server: a check reads a dozen rows per checkpoint)."""
+
+    def read_bundles(self, indices: Collection[int]) -> dict[int, bytes]:
+        """The entry-bundle rows among ``indices`` that exist, read together."""
 
     def commit(self, batch: Batch) -> None:
         """Atomically and durably write ``batch`` and set the size to ``batch.end``.

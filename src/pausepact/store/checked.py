@@ -12,7 +12,7 @@ of a high row checks everything beneath it once: measured in docs/SERVER.md.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from ..tlog import HASH_SIZE, TILE_WIDTH
 from .base import Batch, LogStore, StoredCheckpoint
@@ -50,10 +50,9 @@ class CheckedStore:
         count = len(data) // HASH_SIZE
         if level == 0:
             bundle = self.store.read_bundle(index)
-            want = leaf_hashes(bundle, count) if bundle is not None else []
-            if len(want) != count:
+            expected = leaf_hashes(bundle, count, done) if bundle is not None else []
+            if len(expected) != count - done:
                 raise TreeCorruptError(f"entry bundle {index} does not hold {count} entries")
-            expected = want[done:]
         else:
             span = 1 << ROW_STRIDE
             expected = []
@@ -87,6 +86,13 @@ class CheckedStore:
 
     def read_bundle(self, index: int) -> bytes | None:
         return self.store.read_bundle(index)
+
+    def read_tiles(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found = ((key, self.read_tile(*key)) for key in keys)
+        return {key: data for key, data in found if data is not None}
+
+    def read_bundles(self, indices: Collection[int]) -> dict[int, bytes]:
+        return self.store.read_bundles(indices)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         return self.store.latest_checkpoint()

@@ -27,7 +27,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -205,6 +205,25 @@ class PostgresStore:
                 f"SELECT data FROM {self.s}.bundles WHERE id=%s", (index,), binary=True
             ).fetchone()
         return None if row is None else bytes(row[0])
+
+    @_reconnecting
+    def read_tiles(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        ids = {_tile_id(level, index): (level, index) for level, index in keys}
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT id, data FROM {self.s}.tiles WHERE id = ANY(%s)", (list(ids),), binary=True
+            ).fetchall()
+        return {ids[int(i)]: bytes(data) for i, data in rows}
+
+    @_reconnecting
+    def read_bundles(self, indices: Collection[int]) -> dict[int, bytes]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT id, data FROM {self.s}.bundles WHERE id = ANY(%s)",
+                (list(indices),),
+                binary=True,
+            ).fetchall()
+        return {int(i): bytes(data) for i, data in rows}
 
     # --- the one write that matters ---------------------------------------------
     def commit(self, batch: Batch) -> None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
 
 from ..tlog import HASH_SIZE, TILE_WIDTH, Checkpoint, TlogError, decode_bundle, merkle, parse_note
 from .base import LogStore, StoreError
@@ -30,15 +31,15 @@ class TreeCorruptError(StoreError):
     checkpoint). Nothing is signed over such a log."""
 
 
-def leaf_hashes(bundle: bytes, count: int) -> list[bytes]:
-    """Leaf hashes of a bundle's first ``count`` entries; a malformed bundle yields
+def leaf_hashes(bundle: bytes, count: int, skip: int = 0) -> list[bytes]:
+    """Leaf hashes of a bundle's entries ``skip..count-1``; a malformed bundle yields
     fewer (callers compare the count)."""
     sha = hashlib.sha256
     try:
         items = decode_bundle(bundle)
     except TlogError:
         return []
-    return [sha(b"\x00" + e).digest() for e in items[:count]]
+    return [sha(b"\x00" + e).digest() for e in items[skip:count]]
 
 
 def fold(hashes: list[bytes]) -> list[bytes]:
@@ -82,18 +83,36 @@ def signed_root(note: str) -> tuple[int, bytes]:
     return cp.size, cp.root
 
 
-class _Rows:
-    """Fresh reads of stored rows (never a cache), memoised for one check only."""
+class EdgeRows:
+    """Fresh reads of stored rows (never a cache), memoised for one check only. The rows
+    a check will need are read together first (:meth:`prefetch`: one round trip per
+    table to a database server); any other row is read when asked for."""
 
     def __init__(self, store: LogStore) -> None:
         self.store = store
         self._seen: dict[tuple[int, int], bytes | None] = {}
+        self._bundles: dict[int, bytes | None] = {}
+
+    def prefetch(self, tiles: Collection[tuple[int, int]], bundles: Collection[int]) -> None:
+        tiles = [k for k in tiles if k not in self._seen]
+        if tiles:
+            found = self.store.read_tiles(tiles)
+            self._seen.update((k, found.get(k)) for k in tiles)
+        bundles = [r for r in bundles if r not in self._bundles]
+        if bundles:
+            got = self.store.read_bundles(bundles)
+            self._bundles.update((r, got.get(r)) for r in bundles)
 
     def row(self, level: int, index: int) -> bytes | None:
         key = (level, index)
         if key not in self._seen:
             self._seen[key] = self.store.read_tile(level, index)
         return self._seen[key]
+
+    def bundle(self, index: int) -> bytes | None:
+        if index not in self._bundles:
+            self._bundles[index] = self.store.read_bundle(index)
+        return self._bundles[index]
 
     def node(self, level: int, index: int) -> bytes:
         up = level % ROW_STRIDE
@@ -115,8 +134,29 @@ class _Mismatch(Exception):
     pass
 
 
+def root_rows(size: int) -> set[tuple[int, int]]:
+    """The stored rows that :func:`merkle.root` at ``size`` reads through
+    :meth:`EdgeRows.node`: one per complete subtree of the size's decomposition."""
+    rows: set[tuple[int, int]] = set()
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            up = level % ROW_STRIDE
+            rows.add((level - up, ((start >> level) << up) // TILE_WIDTH))
+            start += 1 << level
+    return rows
+
+
+def _rows_beneath(level: int, index: int, count: int, skip: int) -> range:
+    """The rows of ``level - 4`` whose nodes fold into nodes ``skip…`` of row
+    ``(level, index)`` when the level holds ``count`` nodes."""
+    first, last = index * TILE_WIDTH + skip, min((index + 1) * TILE_WIDTH, count) - 1
+    span = 1 << ROW_STRIDE
+    return range(first * span // TILE_WIDTH, (last * span + span - 1) // TILE_WIDTH + 1)
+
+
 def _expected_row_from_below(
-    rows: _Rows, level: int, index: int, count: int, skip: int = 0
+    rows: EdgeRows, level: int, index: int, count: int, skip: int = 0
 ) -> bytes:
     """Row ``(level, index)`` recomputed from the stored rows of ``level - 4``, from
     its node ``skip`` on."""
@@ -137,8 +177,52 @@ def _expected_row_from_below(
     return b"".join(out)
 
 
-#: per level above 0, the last row a check found right: (row index, its bytes then)
-Verified = dict[int, tuple[int, bytes]]
+@dataclass
+class Verified:
+    """What the last check found right, kept by its caller between checks.
+
+    ``rows``: per stored level, the last row found right (its index, its bytes then).
+    ``bundle``: the entry bundle of level 0's row then, exactly the entries whose
+    hashes that row held. Nodes and entries never change once logged, so the next
+    check expects each growing row to start with these bytes and recomputes only
+    what follows them."""
+
+    rows: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    bundle: bytes = b""
+
+    def clear(self) -> None:
+        self.rows.clear()
+        self.bundle = b""
+
+
+def _level0_row(
+    rows: EdgeRows, index: int, count: int, known: bytes, verified_bundle: bytes
+) -> tuple[bytes, bytes] | str:
+    """Level-0 row ``index`` of a level holding ``count`` leaves, recomputed from its
+    entry bundle, with the bundle bytes holding exactly those entries; or the problem.
+
+    ``known`` and ``verified_bundle`` are what an earlier check found right: when the
+    stored bundle still starts with those bytes, which encode the entries whose hashes
+    ``known`` holds, only the entries after them are decoded and hashed. Otherwise (or
+    without them) every entry is."""
+    bundle = rows.bundle(index)
+    if bundle is None:
+        return f"entry bundle {index} is missing"
+    n = min(TILE_WIDTH, count - index * TILE_WIDTH)
+    done = len(known) // HASH_SIZE
+    if not (done and done <= n and verified_bundle and bundle.startswith(verified_bundle)):
+        known, verified_bundle, done = b"", b"", 0
+    try:
+        items = decode_bundle(bundle[len(verified_bundle) :], TILE_WIDTH - done)
+    except TlogError:
+        items = []
+    items = items[: n - done]
+    if len(items) != n - done:
+        return f"entry bundle {index} is malformed or short"
+    sha = hashlib.sha256
+    want = known + b"".join([sha(b"\x00" + e).digest() for e in items])
+    used = len(verified_bundle) + sum(2 + len(e) for e in items)
+    return want, bundle[:used]
 
 
 def check_edge(
@@ -149,64 +233,89 @@ def check_edge(
     *,
     whole_edge: bool = False,
     verified: Verified | None = None,
+    rows: EdgeRows | None = None,
 ) -> str | None:
     """The first problem found in the rows that cover entries ``since..size-1`` (with
     ``whole_edge``, also the last row of every level), or ``None`` if they all equal
     their recomputation and the stored root at the signed size is the signed root.
 
-    ``verified`` (kept by the caller between checks, updated here) spares recomputing,
-    above level 0, the nodes of a growing row that an earlier check found right: a
-    complete node never changes, so the row is expected to be the bytes found right
-    then followed by its new nodes recomputed from the level below, and any change to
-    the old ones is a disagreement. Level 0 is always recomputed from the entry bundles."""
-    rows = _Rows(store)
-    found: Verified = {}
+    ``verified`` (kept by the caller between checks, updated here) spares recomputing
+    the nodes of a growing row that an earlier check found right: a complete node
+    never changes, so the row is expected to be the bytes found right then followed by
+    its new nodes recomputed from the level below (at level 0, from the entries that
+    follow, in a bundle that must still start with the bytes found right then), and any
+    change to the old ones is a disagreement.
+
+    Every row the check reads, and those of the root at ``size``, are read first in one
+    go into ``rows`` (given, the caller can take that root from the same reads)."""
+    rows = rows if rows is not None else EdgeRows(store)
+    kept = verified.rows if verified is not None else {}
+    plan: list[tuple[int, int, int, bytes]] = []  # level, row, nodes at level, known
+    level = 0
+    while size >> level:
+        count = size >> level
+        last = (count - 1) // TILE_WIDTH
+        old = since >> level
+        if not (old == count and not whole_edge):
+            for r in range(min(old // TILE_WIDTH, last), last + 1):
+                before = kept.get(level)
+                plan.append((level, r, count, before[1] if before and before[0] == r else b""))
+        level += ROW_STRIDE
+    wanted = root_rows(size)
+    if signed is not None and 0 < signed[0] <= size:
+        wanted |= root_rows(signed[0])
+    for lv, r, count, known in plan:
+        wanted.add((lv, r))
+        if lv:
+            skip = len(known) // HASH_SIZE
+            wanted.update((lv - ROW_STRIDE, b) for b in _rows_beneath(lv, r, count, skip))
+    rows.prefetch(wanted, [r for lv, r, _, _ in plan if lv == 0])
+
+    found: dict[int, tuple[int, bytes]] = {}
+    found_bundle = b""
     try:
         if signed is not None and 0 < signed[0] <= size:
             got = merkle.root(rows.node, signed[0])
             if got != signed[1]:
                 return f"the stored tree's root at size {signed[0]} is not the signed root"
-        level = 0
-        while size >> level:
-            count = size >> level
-            last = (count - 1) // TILE_WIDTH
-            old = since >> level
-            if old == count and not whole_edge:
-                level += ROW_STRIDE
-                continue
-            first = min(old // TILE_WIDTH, last)
-            for r in range(first, last + 1):
-                if level == 0:
-                    bundle = store.read_bundle(r)
-                    if bundle is None:
-                        return f"entry bundle {r} is missing"
-                    n = min(TILE_WIDTH, count - r * TILE_WIDTH)
-                    hashes = leaf_hashes(bundle, n)
-                    if len(hashes) != n:
-                        return f"entry bundle {r} is malformed or short"
-                    want = b"".join(hashes)
-                else:
-                    # the nodes found right before, then the new ones recomputed: a stored
-                    # row that no longer starts with the former disagrees below
-                    before = verified.get(level) if verified is not None else None
-                    known = before[1] if before is not None and before[0] == r else b""
-                    skip = len(known) // HASH_SIZE
-                    want = known + _expected_row_from_below(rows, level, r, count, skip)
-                stored = rows.row(level, r)
-                if stored != want:
-                    held = "absent" if stored is None else f"{len(stored) // HASH_SIZE} hashes"
-                    return (
-                        f"tile row ({level}, {r}) disagrees with its entries "
-                        f"({held}, {len(want) // HASH_SIZE} expected)"
-                    )
-                if level:
-                    found[level] = (r, want)
-            level += ROW_STRIDE
+        for lv, r, count, known in plan:
+            if lv == 0:
+                verified_bundle = verified.bundle if verified is not None else b""
+                level0 = _level0_row(rows, r, count, known, verified_bundle)
+                if isinstance(level0, str):
+                    return level0
+                want, found_bundle = level0
+            else:
+                # the nodes found right before, then the new ones recomputed: a stored
+                # row that no longer starts with the former disagrees below
+                skip = len(known) // HASH_SIZE
+                want = known + _expected_row_from_below(rows, lv, r, count, skip)
+            stored = rows.row(lv, r)
+            if stored != want:
+                held = "absent" if stored is None else f"{len(stored) // HASH_SIZE} hashes"
+                return (
+                    f"tile row ({lv}, {r}) disagrees with its entries "
+                    f"({held}, {len(want) // HASH_SIZE} expected)"
+                )
+            found[lv] = (r, want)
     except _Mismatch as exc:
         return str(exc)
     if verified is not None:
-        verified.update(found)
+        verified.rows.update(found)
+        if 0 in found:
+            verified.bundle = found_bundle
     return None
+
+
+def edge_root(rows: EdgeRows, size: int) -> bytes:
+    """The root at ``size`` from ``rows`` (a check's reads): what a log signs after the
+    check has passed."""
+    try:
+        return merkle.root(rows.node, size)
+    except _Mismatch as exc:
+        raise TreeCorruptError(
+            f"the stored tree cannot give the root at size {size}: {exc}"
+        ) from None
 
 
 def repair(

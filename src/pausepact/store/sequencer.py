@@ -35,7 +35,15 @@ from .base import (
     StoreError,
 )
 from .reader import ROW_STRIDE, TreeReader
-from .repair import TreeCorruptError, Verified, check_edge, repair, signed_root
+from .repair import (
+    EdgeRows,
+    TreeCorruptError,
+    Verified,
+    check_edge,
+    edge_root,
+    repair,
+    signed_root,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -121,8 +129,8 @@ class Sequencer:
         self.reader = reader or TreeReader(store)
         self._rows = TreeReader(store, cache_partial=False)
         self._verified: int | None = None  # the size up to which the tree was checked
-        # per level above 0, the last hash row the check found right (see check_edge)
-        self._rows_verified: Verified = {}
+        # per level, the last hash row the check found right (see check_edge)
+        self._rows_verified = Verified()
         # The store size everything kept in memory (tails, dedup window) describes: a
         # different size at the next batch means another writer moved the log.
         self._size: int | None = None
@@ -209,10 +217,11 @@ class Sequencer:
         self._rows.clear()
 
     # --- the check (and repair) before extending or signing ------------------------------
-    def _check(self) -> int:
+    def _check(self) -> tuple[int, bytes]:
         """Check the rows written since the last check against the entry bundles (after
         a start or an error: the whole right edge), repair them if they disagree, and
-        return the checked size. Called with the commit lock held."""
+        return the checked size and its root, computed from the rows just checked.
+        Called with the commit lock held."""
         size = self.store.size()
         latest = self.store.latest_checkpoint()
         signed = signed_root(latest.note) if latest is not None else None
@@ -221,6 +230,7 @@ class Sequencer:
         since = self._verified if self._verified is not None else (signed[0] if signed else 0)
         if fresh:
             self._rows_verified.clear()
+        rows = EdgeRows(self.store)
         problem = check_edge(
             self.store,
             size,
@@ -228,6 +238,7 @@ class Sequencer:
             signed,
             whole_edge=fresh,
             verified=self._rows_verified,
+            rows=rows,
         )
         if problem is not None:
             _log.warning(
@@ -239,14 +250,18 @@ class Sequencer:
             repair(self.store, size, signed, self.store.rewrite_tiles)
             self._forget()
             self.reader.clear()
-            problem = check_edge(self.store, size, 0, signed, whole_edge=True)
+            rows = EdgeRows(self.store)
+            problem = check_edge(self.store, size, 0, signed, whole_edge=True, rows=rows)
             if problem is not None:
                 raise TreeCorruptError(f"the stored tree is inconsistent after a repair: {problem}")
+        root = edge_root(rows, size)
         self._verified = size
-        return size
+        return size, root
 
     def _checked_root(self, size: int) -> bytes:
-        self._check()
+        checked, root = self._check()
+        if size == checked:
+            return root
         return self._rows.root(size)  # ValueError for a size beyond the log
 
     # --- 2. integrate ---------------------------------------------------------------
@@ -553,8 +568,8 @@ class Sequencer:
         """Sign a checkpoint over the committed tree without storing it: a server
         first has it cosigned by witnesses, then :meth:`publish`es the cosigned note."""
         with self._commit_lock:
-            size = self._check()
-            note = Checkpoint(self.origin, size, self._rows.root(size)).sign(self.signer)
+            size, root = self._check()
+            note = Checkpoint(self.origin, size, root).sign(self.signer)
             return StoredCheckpoint(size, note)
 
     def publish(self, size: int, note: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from .base import (
@@ -102,6 +102,27 @@ class SQLiteStore:
         with self._lock:
             row = self._db.execute("SELECT data FROM bundles WHERE id=?", (index,)).fetchone()
         return None if row is None else bytes(row[0])
+
+    def read_tiles(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        ids = {_tile_id(level, index): (level, index) for level, index in keys}
+        return {ids[i]: data for i, data in self._read_many("tiles", list(ids))}
+
+    def read_bundles(self, indices: Collection[int]) -> dict[int, bytes]:
+        return dict(self._read_many("bundles", list(indices)))
+
+    def _read_many(self, table: str, ids: list[int]) -> list[tuple[int, bytes]]:
+        out: list[tuple[int, bytes]] = []
+        with self._lock:
+            for i in range(0, len(ids), _LOOKUP_CHUNK):
+                chunk = ids[i : i + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                out.extend(
+                    (int(k), bytes(data))
+                    for k, data in self._db.execute(
+                        f"SELECT id, data FROM {table} WHERE id IN ({marks})", chunk
+                    )
+                )
+        return out
 
     # --- the one write that matters ---------------------------------------------
     def commit(self, batch: Batch) -> None:
