@@ -83,25 +83,32 @@ def signed_root(note: str) -> tuple[int, bytes]:
     return cp.size, cp.root
 
 
+#: tile rows (8 KiB at most) read ahead in one go; a larger check reads the rest one by one
+PREFETCH_TILES = 1024
+#: entry bundles read together; they go as they are used, so a check holds at most this
+#: many at a time (up to 16 MiB each: 256 entries of 64 KiB)
+BUNDLES_TOGETHER = 4
+
+
 class EdgeRows:
-    """Fresh reads of stored rows (never a cache), memoised for one check only. The rows
-    a check will need are read together first (:meth:`prefetch`: one round trip per
-    table to a database server); any other row is read when asked for."""
+    """Fresh reads of stored rows (never a cache) for one check. The rows a check will
+    need are read together (:meth:`prefetch`: tile rows in one round trip to a database
+    server, bundles a few at a time as the check reaches them); tile rows are memoised
+    for the check, and each bundle is dropped once used, so a check of a large edge (a
+    log never checkpointed) holds no more than before."""
 
     def __init__(self, store: LogStore) -> None:
         self.store = store
         self._seen: dict[tuple[int, int], bytes | None] = {}
         self._bundles: dict[int, bytes | None] = {}
+        self._ahead: list[int] = []
 
     def prefetch(self, tiles: Collection[tuple[int, int]], bundles: Collection[int]) -> None:
-        tiles = [k for k in tiles if k not in self._seen]
-        if tiles:
-            found = self.store.read_tiles(tiles)
-            self._seen.update((k, found.get(k)) for k in tiles)
-        bundles = [r for r in bundles if r not in self._bundles]
-        if bundles:
-            got = self.store.read_bundles(bundles)
-            self._bundles.update((r, got.get(r)) for r in bundles)
+        wanted = [k for k in tiles if k not in self._seen][:PREFETCH_TILES]
+        if wanted:
+            found = self.store.read_tiles(wanted)
+            self._seen.update((k, found.get(k)) for k in wanted)
+        self._ahead = sorted(set(bundles))
 
     def row(self, level: int, index: int) -> bytes | None:
         key = (level, index)
@@ -110,9 +117,17 @@ class EdgeRows:
         return self._seen[key]
 
     def bundle(self, index: int) -> bytes | None:
+        """Bundle ``index``, read with the next planned ones if it was planned."""
         if index not in self._bundles:
-            self._bundles[index] = self.store.read_bundle(index)
-        return self._bundles[index]
+            if index in self._ahead:
+                at = self._ahead.index(index)
+                group = self._ahead[at : at + BUNDLES_TOGETHER]
+                del self._ahead[at : at + BUNDLES_TOGETHER]
+                got = self.store.read_bundles(group)
+                self._bundles.update((r, got.get(r)) for r in group)
+            else:
+                return self.store.read_bundle(index)
+        return self._bundles.pop(index)
 
     def node(self, level: int, index: int) -> bytes:
         up = level % ROW_STRIDE
