@@ -261,8 +261,9 @@ def check_edge(
     follow, in a bundle that must still start with the bytes found right then), and any
     change to the old ones is a disagreement.
 
-    Every row the check reads, and those of the root at ``size``, are read first in one
-    go into ``rows`` (given, the caller can take that root from the same reads)."""
+    The rows are planned first and read together into ``rows`` (tile rows, those of the
+    root at ``size`` included, in one read; bundles a few at a time): a caller that
+    passes ``rows`` can take that root from the very reads the check passed."""
     rows = rows if rows is not None else EdgeRows(store)
     kept = verified.rows if verified is not None else {}
     plan: list[tuple[int, int, int, bytes]] = []  # level, row, nodes at level, known
