@@ -1,7 +1,7 @@
 """Benchmark of the log server over HTTP (issue: the network). Prints one JSON document.
 
 Measured in one run, against real server processes on 127.0.0.1 (SQLite, and
-PostgreSQL when reachable), with witness processes cosigning every checkpoint:
+PostgreSQL unless ``--no-postgres``), with witness processes cosigning every checkpoint:
 
 * batched submissions end to end (entries/s over HTTP, from signed envelopes to
   sequenced indices), and the ratio to the machine's raw Ed25519 verify rate × cores
@@ -149,6 +149,21 @@ def settled(url: str, size: int, timeout: float = 60.0) -> None:
     httpx.get(url + "/dashboard.json", timeout=timeout).raise_for_status()
 
 
+def require_postgres(ap: argparse.ArgumentParser, hint: str) -> None:
+    """Stop with exit 2 and what to do if the test PostgreSQL server does not answer,
+    before anything is measured (a pool would wait 15 s, then end in a traceback)."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        ap.error(
+            f"PostgreSQL at {PG_URL} (PAUSEPACT_TEST_PG) does not answer ({first}); "
+            f"start it, point PAUSEPACT_TEST_PG at one, or {hint}"
+        )
+
+
 def database_cpu() -> float:
     """CPU seconds of every PostgreSQL process on this machine (its own cores are the
     server's: on this machine the database competes with the server for them)."""
@@ -288,6 +303,8 @@ def main() -> None:
         ap.error(f"--batched must be more than {WARM} (entries posted before the clock starts)")
     if args.repeats < 1 or args.singles < 1:
         ap.error("--repeats and --singles must be at least 1")
+    if not args.no_postgres:
+        require_postgres(ap, "pass --no-postgres to measure SQLite alone")
     cores = os.cpu_count() or 1
     raw = raw_verify_rate()
     out: dict[str, object] = {

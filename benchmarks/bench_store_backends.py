@@ -20,7 +20,6 @@ Usage: python benchmarks/bench_store_backends.py [--entries 20000] [--batch 500]
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.netkit import PG_URL, evidence, fresh_pg_origin, workspace
 
+from bench_server import database_cpu, require_postgres  # the same measurement in both
 from pausepact.store import LocalLog
 from pausepact.store.log_api import LogAPI
 from pausepact.store.pglog import PostgresLog
@@ -42,18 +42,6 @@ from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
 from pausepact.tlog import Ed25519Signer
 
 WARM = 2000  # entries logged before the clock starts (a few bundles, every path taken)
-
-
-def database_cpu() -> float:
-    """CPU seconds of every PostgreSQL process on this machine."""
-    import psutil
-
-    total = 0.0
-    for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] in ("postgres", "postmaster"):
-            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                total += sum(proc.cpu_times()[:2])
-    return total
 
 
 def own_cpu() -> float:
@@ -117,6 +105,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.entries < args.batch or args.batch < 1 or args.pairs < 1:
         ap.error("--batch and --pairs must be at least 1, and --entries at least one batch")
+    require_postgres(ap, "run bench_server.py --no-postgres for SQLite alone")
     out: dict[str, Any] = {"entries": args.entries, "batch": args.batch}
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)

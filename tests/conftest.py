@@ -15,6 +15,23 @@ def load_json(path: Path) -> Any:
 
 
 @pytest.fixture
+def pg_store() -> Iterator[Any]:
+    """An empty :class:`PostgresStore` in a fresh schema of the test server, dropped after."""
+    from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
+    from tests.netkit import PG_URL, fresh_pg_origin
+
+    origin = fresh_pg_origin("store")
+    pool = connect_pool(PG_URL, 4)
+    store = PostgresStore(pool, schema_for(origin))
+    store.create(origin)
+    try:
+        yield store
+    finally:
+        store.drop()
+        pool.close()
+
+
+@pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Any, str]]:
     """A real log server over a fresh workspace whose pact every member adopted (the
     guard tests): (workspace, URL)."""

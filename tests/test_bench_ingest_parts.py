@@ -3,22 +3,11 @@ quotes: each part per entry, per batch size, and its split into per round and pe
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_ingest_parts.py"
+from tests.benchkit import refusal, run_benchmark
 
 
 def test_the_parts_benchmark_prints_every_part() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--entries", "2000", "--no-http"],
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    out = json.loads(done.stdout)
+    out = run_benchmark("bench_ingest_parts.py", "--entries", "2000", "--no-http")
     admission = out["admission_us_per_entry"]
     assert admission["check"] > admission["raw_verify"] > 0
     by_size = out["main_process"]["us_per_entry_by_batch_size"]
@@ -29,23 +18,12 @@ def test_the_parts_benchmark_prints_every_part() -> None:
 
 
 def test_the_parts_benchmark_refuses_partial_batches() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--entries", "0", "--no-http"],
-        capture_output=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert b"--entries must be a positive multiple of 1000" in done.stderr
+    said = refusal("bench_ingest_parts.py", "--entries", "0", "--no-http")
+    assert "--entries must be a positive multiple of 1000" in said
 
 
 def test_the_parts_benchmark_accounts_postgres_beside_sqlite() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--entries", "1000", "--no-http", "--postgres"],
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    out = json.loads(done.stdout)
+    out = run_benchmark("bench_ingest_parts.py", "--entries", "1000", "--no-http", "--postgres")
     for store in ("main_process", "main_process_postgres"):
         by_size = out[store]["us_per_entry_by_batch_size"]
         assert set(by_size) == {"100", "500", "1000"}

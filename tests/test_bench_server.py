@@ -4,22 +4,13 @@ SQLite per pair of runs made one beside the other."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_server.py"
+from tests.benchkit import refusal, run_benchmark
 
 
 def test_the_server_benchmark_pairs_the_backends_parts() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--batched", "1000", "--repeats", "2", "--singles", "4"],
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    out = json.loads(done.stdout)
+    out = run_benchmark("bench_server.py", "--batched", "1000", "--repeats", "2", "--singles", "4")
     for backend in ("sqlite", "postgres"):
         part = out[backend]
         assert len(part["batched_entries_per_second_runs"]) == 2
@@ -43,17 +34,8 @@ def test_the_server_benchmark_pairs_the_backends_parts() -> None:
     assert out["goals"]["postgres batched vs sqlite batched (issue 18)"] == 0.85
 
 
-BACKENDS = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_store_backends.py"
-
-
 def test_the_backends_benchmark_pairs_sqlite_and_postgres_runs() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BACKENDS), "--entries", "1000", "--pairs", "2"],
-        capture_output=True,
-        timeout=300,
-        check=True,
-    )
-    out = json.loads(done.stdout)
+    out = run_benchmark("bench_store_backends.py", "--entries", "1000", "--pairs", "2")
     for backend in ("sqlite", "postgres"):
         assert len(out[backend]["runs"]) == 2
         assert out[backend]["process_cpu_us"] > 0 and out[backend]["wall_us"] > 0
@@ -65,10 +47,21 @@ def test_the_backends_benchmark_pairs_sqlite_and_postgres_runs() -> None:
 
 
 def test_the_backends_benchmark_refuses_what_it_cannot_measure() -> None:
-    done = subprocess.run(
-        [sys.executable, str(BACKENDS), "--entries", "10", "--batch", "500"],
-        capture_output=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert b"--entries at least one batch" in done.stderr
+    said = refusal("bench_store_backends.py", "--entries", "10", "--batch", "500")
+    assert "--entries at least one batch" in said
+
+
+@pytest.mark.parametrize(
+    ("script", "hint"),
+    [
+        ("bench_server.py", "pass --no-postgres to measure SQLite alone"),
+        ("bench_store_backends.py", "run bench_server.py --no-postgres for SQLite alone"),
+    ],
+)
+def test_without_postgresql_the_benchmarks_say_what_to_do(script: str, hint: str) -> None:
+    """Before measuring anything, not after a 15-second pool timeout and a traceback."""
+    down = {"PAUSEPACT_TEST_PG": "postgresql://postgres@127.0.0.1:1/test"}
+    said = refusal(script, env=down)
+    assert "PostgreSQL at postgresql://postgres@127.0.0.1:1/test" in said
+    assert "does not answer" in said and hint in said
+    assert "Traceback" not in said

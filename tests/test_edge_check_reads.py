@@ -13,7 +13,6 @@ The rules under test:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,12 +21,11 @@ from hypothesis import strategies as st
 
 from pausepact.store import LocalLog
 from pausepact.store.base import Batch, LogStore
-from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
+from pausepact.store.postgres import PostgresStore
 from pausepact.store.repair import BUNDLES_TOGETHER, EdgeRows, Verified, check_edge, root_rows
 from pausepact.tlog import TILE_WIDTH, merkle
 from pausepact.tlog.checkpoint import Checkpoint
 from pausepact.tlog.note import parse_note
-from tests.netkit import PG_URL, fresh_pg_origin
 
 
 def entries(n: int, tag: str) -> list[bytes]:
@@ -71,19 +69,6 @@ def test_batch_reads_equal_single_reads_sqlite(tmp_path: Path) -> None:
     with LocalLog.create(tmp_path / "log", "example.org/reads") as log:
         log.append_many(entries(5000, "r"))
         assert_batch_reads_equal_single_reads(log.store, 5000)
-
-
-@pytest.fixture
-def pg_store() -> Iterator[PostgresStore]:
-    origin = fresh_pg_origin("edgereads")
-    pool = connect_pool(PG_URL, 4)
-    store = PostgresStore(pool, schema_for(origin))
-    store.create(origin)
-    try:
-        yield store
-    finally:
-        store.drop()
-        pool.close()
 
 
 def test_batch_reads_equal_single_reads_postgres(tmp_path: Path, pg_store: PostgresStore) -> None:
