@@ -56,6 +56,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/bench_risk.py
 	$(BIN)/python benchmarks/bench_server.py
 	$(BIN)/python benchmarks/bench_ingest_parts.py --postgres
+	$(BIN)/python benchmarks/bench_server_growth.py
 	$(BIN)/python benchmarks/bench_store_backends.py
 	$(BIN)/python benchmarks/bench_guard.py
 	$(BIN)/python benchmarks/bench_dashboard.py

@@ -28,3 +28,17 @@ def test_the_parts_benchmark_accounts_postgres_beside_sqlite() -> None:
         by_size = out[store]["us_per_entry_by_batch_size"]
         assert set(by_size) == {"100", "500", "1000"}
         assert all(by_size[s]["submit"] > 0 for s in by_size)
+
+
+def test_the_growth_benchmark_prints_each_eighth_of_the_run() -> None:
+    out = run_benchmark("bench_server_growth.py", "--entries", "8000")
+    assert [s["entries"] for s in out["slices"]] == list(range(1000, 8001, 1000))
+    for part in ("submit", "publish", "dashboard"):
+        assert all(s[f"{part}_us_per_entry"] > 0 for s in out["slices"])
+        assert out["last_over_second_slice"][part] > 0
+    assert isinstance(out["rss_growth_bytes_per_entry_after_first_slice"], int)
+
+
+def test_the_growth_benchmark_refuses_a_run_it_cannot_cut_in_eighths() -> None:
+    said = refusal("bench_server_growth.py", "--entries", "10000")
+    assert "--entries must be a multiple of 4000" in said

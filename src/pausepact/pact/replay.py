@@ -672,6 +672,12 @@ class IncrementalReplay:
         return len(self._clean.verified)
 
     @property
+    def applied(self) -> int:
+        """Entries before this index are not read again by :meth:`update` unless it
+        starts over (fewer entries, or an earlier ``as_of``): a caller may drop them."""
+        return self._k
+
+    @property
     def last_as_of(self) -> datetime | None:
         """The ``as_of`` of the last update (an earlier one would start over)."""
         return self._as_of

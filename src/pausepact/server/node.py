@@ -36,6 +36,7 @@ from ..workspace import Workspace
 from .admission import AdmissionPool
 from .blob_quota import BlobQuota
 from .dashboard_view import dashboard_json
+from .entry_view import EntryView
 from .publisher import Publisher, PublishResult
 
 PUBLISHED_TTL = 0.1
@@ -151,7 +152,11 @@ class Node:
         self._verdicts: dict[int, str | Checked] = {}
         self._verdicts_lock = threading.Lock()
         self._as_of_lock = threading.Lock()  # one full replay at a time
-        self._entries: list[bytes] = []
+        # the published entries the live replay has not applied yet, from _held_start on
+        # (the others are read from the store when a replay needs them: see EntryView)
+        self._held: list[bytes] = []
+        self._held_start = 0
+        self._live_size = 0  # entries the live state was last computed over
         # entries this node logged, by index, until the live replay takes them (it then
         # need not read them back from the store); under _verdicts_lock
         self._fresh: dict[int, bytes] = {}
@@ -302,28 +307,39 @@ class Node:
         return TlogProof(index, tuple(self.reader.inclusion_proof(index, size)), note)
 
     # --- state -----------------------------------------------------------------------------
-    def _published_entries(self, size: int) -> list[bytes]:
-        start = len(self._entries)
-        if size > start:
+    def _published_entries(self, size: int) -> EntryView:
+        """The first ``size`` entries; under ``_state_lock``."""
+        end = self._held_start + len(self._held)
+        if size > end:
             with self._verdicts_lock:
-                fresh = [self._fresh.pop(i, None) for i in range(start, size)]
+                fresh = [self._fresh.pop(i, None) for i in range(end, size)]
                 for i in [i for i in self._fresh if i < size]:  # duplicates' first indices
                     del self._fresh[i]
-            if any(e is None for e in fresh):  # logged by another server, or not kept
-                self._entries.extend(self.log.entries(start, size))
-            else:  # all logged here: the bytes at those indices (a duplicate's are its first's)
-                self._entries.extend(e for e in fresh if e is not None)
-        return self._entries[:size]
+            # all logged here: the bytes at those indices (a duplicate's are its first's);
+            # else (logged by another server, or not kept) the view reads them from the store
+            if all(e is not None for e in fresh):
+                self._held.extend(e for e in fresh if e is not None)
+        return EntryView(self.log.entries, size, self._held_start, self._held)
 
-    def _live_state(self, size: int) -> State:
-        """The state of the first ``size`` entries now, followed incrementally."""
+    def _live_state(self, size: int) -> tuple[int, State]:
+        """The state now of the first ``size`` entries, or of more if a caller with a
+        later published size came first (the live replay never goes back: it would start
+        over), followed incrementally; with the size it is of."""
         with self._state_lock:
+            size = max(size, self._live_size)
             entries = self._published_entries(size)
             now = datetime.now(UTC).replace(microsecond=0)
             last = self._live.last_as_of
             with self._verdicts_lock:
                 verified, self._verdicts = self._verdicts, {}
-            return self._live.update(entries, now if last is None else max(now, last), verified)
+            state = self._live.update(entries, now if last is None else max(now, last), verified)
+            self._live_size = size
+            # keep only what the replay will read again: entries after its clean prefix
+            # (those after an entry still in the future, re-applied on every update)
+            keep = min(self._live.applied, size)
+            self._held = [entries[i] for i in range(keep, size)]
+            self._held_start = keep
+            return size, state
 
     def dashboard(self) -> bytes:
         """``dashboard.json`` at the published size, now. Kept for
@@ -339,7 +355,7 @@ class Node:
             if cached is not None:
                 return cached
             with self._state_lock:  # the state with what it rests on, taken together
-                state = self._live_state(size)
+                size, state = self._live_state(size)
                 observations = {k: list(v) for k, v in self._live.observations().items()}
                 compute = self._live.compute_totals()
             data = dashboard_json(self.pact, state, observations, compute, size)
@@ -364,7 +380,7 @@ class Node:
         pub = self.published()
         size = pub.size if pub else 0
         if as_of is None:
-            return self._live_state(size)
+            return self._live_state(size)[1]
         with self._state_lock:
             entries = self._published_entries(size)
             key = (size, as_of.replace(microsecond=0).isoformat())
