@@ -12,6 +12,11 @@ bytes read from a socket would be, so memory the node keeps of them counts. A pa
 cost per entry grows with the log's length, or memory that grows by more than the replay's
 own bookkeeping, is what this is for (docs/PERFORMANCE.md, §2 round 6).
 
+Then one statement dated four minutes ahead of the clock (within the pact's skew: a
+signer's clock ahead, or a member's choice) and ten more batches: the dashboard refresh's
+CPU per round while that entry stays in the future (``ahead``), which must not grow with
+the log or with the entries logged after it.
+
 Usage: python benchmarks/bench_server_growth.py [--entries 100000]
 """
 
@@ -23,6 +28,7 @@ import json
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.netkit import evidence, workspace
 
 from pausepact.server.node import Node
+from pausepact.statements import sign_statement
+from pausepact.statements.keyfiles import load_signer
 
 BATCH = 500
 SLICES = 8
@@ -45,7 +53,7 @@ def _rss_mib() -> float:
 
 def grow(root: Path, total: int) -> dict[str, Any]:
     ws = workspace(root / "ws", quorum=0)
-    envs = evidence(ws, total, "growth")
+    envs = evidence(ws, total + 10 * BATCH, "growth")
     node = Node.from_workspace(ws.root, None, publish_interval=3600, rate=1e12, burst=1e12)
     slices: list[dict[str, Any]] = []
     try:
@@ -75,6 +83,7 @@ def grow(root: Path, total: int) -> dict[str, Any]:
                 row["rss_growth_mib"] = round(_rss_mib() - base, 1)
                 slices.append(row)
                 spent = dict.fromkeys(spent, 0.0)
+        ahead = _ahead(node, ws, envs[total:])
     finally:
         node.close()
     # the first eighth fills what is bounded (SQLite's page cache, the tree reader's, the
@@ -92,7 +101,24 @@ def grow(root: Path, total: int) -> dict[str, Any]:
         "rss_growth_bytes_per_entry_after_first_slice": round(
             grown / (total - slices[0]["entries"])
         ),
+        "ahead": ahead,
     }
+
+
+def _ahead(node: Node, ws: Any, envs: list[bytes]) -> dict[str, Any]:
+    """One statement dated four minutes ahead, then batches: each round's refresh."""
+    signer = load_signer(ws.key_file("lab/aurora"))
+    when = (datetime.now(UTC) + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"pact": ws.pact().id, "signer": "lab/aurora", "time": when, "version": 1}
+    node.submit([sign_statement("pact.adopt", body, signer).canonical_bytes()])
+    rounds: list[float] = []
+    for lo in range(0, len(envs), BATCH):
+        node.submit([bytes(bytearray(e)) for e in envs[lo : lo + BATCH]])
+        node.publish_now()
+        t = time.thread_time()
+        node.dashboard()
+        rounds.append(round(1e3 * (time.thread_time() - t), 2))
+    return {"entries_after_it": len(envs), "dashboard_ms_per_round": rounds}
 
 
 def main() -> None:

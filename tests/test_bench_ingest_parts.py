@@ -1,5 +1,6 @@
 """The ingestion parts benchmark runs from a plain checkout and prints what PERFORMANCE.md
-quotes: each part per entry, per batch size, and its split into per round and per entry."""
+quotes: each part per entry, per batch size, and its split into per round and per entry;
+the growth benchmark, each eighth of a long run."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def test_the_growth_benchmark_prints_each_eighth_of_the_run() -> None:
         assert all(s[f"{part}_us_per_entry"] > 0 for s in out["slices"])
         assert out["last_over_second_slice"][part] > 0
     assert isinstance(out["rss_growth_bytes_per_entry_after_first_slice"], int)
+    assert out["ahead"]["entries_after_it"] == 5000
+    assert len(out["ahead"]["dashboard_ms_per_round"]) == 10
 
 
 def test_the_growth_benchmark_refuses_a_run_it_cannot_cut_in_eighths() -> None:

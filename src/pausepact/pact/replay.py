@@ -123,6 +123,7 @@ class _Machine:
         self.trusted = TrustedKeys(self.keys.values())
         self.last_time: dict[str, datetime] = {}
         self.seen: dict[bytes, int] = {}  # SHA-256 of each applied payload → its entry
+        self.next_due: datetime | None = None  # the earliest time of an entry in the future
         self.lifted: dict[str, int] = {}  # threshold → the entry that lifted its last pause
         self._touched: set[str] = set()  # thresholds the entry being applied observed
         # thresholds whose estimate may differ from (or fire unlike) their last
@@ -192,6 +193,8 @@ class _Machine:
         t = parse_time(p.time)
         if t > self.as_of:
             self.state.future += 1
+            if self.next_due is None or t < self.next_due:
+                self.next_due = t
             return
         self.seen[digest] = index
         last = self.last_time.get(p.signer)
@@ -643,8 +646,11 @@ class IncrementalReplay:
 
     :meth:`update` returns exactly what :func:`replay` returns for the same entries and
     ``as_of`` (same :meth:`State.to_json` bytes). It keeps a machine that has applied the
-    longest prefix in which no entry was in the future; only entries after the first
-    future one (rare: they are within clock skew) are re-applied on the next update.
+    longest prefix in which no entry was in the future. Entries after the first future
+    one (within clock skew of the log's: rare, but a signer's clock a second ahead makes
+    one) are applied on a copy of that machine, kept while every entry it found in the
+    future still is: the next update applies only the new entries to it. Once one comes
+    due, the next update copies the clean machine again and re-applies what followed it.
     An ``as_of`` earlier than the previous one starts over.
     """
 
@@ -656,6 +662,9 @@ class IncrementalReplay:
         self._clean = _Machine(self.pact, datetime.min.replace(tzinfo=UTC))
         self._k = 0
         self._as_of: datetime | None = None
+        # the copy that applied entries _k.._n-1 past the first future one, or None
+        self._working: _Machine | None = None
+        self._n = 0
 
     def observations(self) -> dict[str, list[Observation]]:
         """Each threshold's observations in the entries applied so far (for charts)."""
@@ -700,7 +709,25 @@ class IncrementalReplay:
             machine.verified.update(verified)
         machine.as_of = as_of
         with _cyclic_gc_paused():
-            working = self._apply_new(machine, entries)
+            kept = self._working
+            if (
+                kept is not None
+                and kept.next_due is not None
+                and as_of < kept.next_due
+                and len(entries) >= self._n
+            ):
+                # every entry the copy found in the future still is, so it holds what a
+                # new copy would after re-applying _k.._n-1: only the new entries remain
+                if verified:
+                    kept.verified.update(verified)
+                kept.as_of = as_of
+                for index in range(self._n, len(entries)):
+                    kept.apply(index, entries[index])
+                working = kept
+            else:
+                working = self._apply_new(machine, entries)
+            self._working = None if working is machine else working
+            self._n = len(entries)
         return working.snapshot(as_of)
 
     def _apply_new(self, machine: _Machine, entries: Sequence[bytes]) -> _Machine:
@@ -710,10 +737,12 @@ class IncrementalReplay:
             working.apply(index, entries[index])
             if working is machine:
                 if working.state.future > before:  # the first future entry: stop the prefix
+                    due, machine.next_due = machine.next_due, None
                     machine.state.future -= 1
                     self._k = index
                     working = copy.deepcopy(machine)
                     working.state.future += 1
+                    working.next_due = due
                 else:
                     self._k = index + 1
         return working

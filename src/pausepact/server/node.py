@@ -337,7 +337,12 @@ class Node:
             # keep only what the replay will read again: entries after its clean prefix
             # (those after an entry still in the future, re-applied on every update)
             keep = min(self._live.applied, size)
-            self._held = [entries[i] for i in range(keep, size)]
+            start, end = self._held_start, self._held_start + len(self._held)
+            if start <= keep and end >= size:  # memory holds them: drop what was applied
+                if keep > start:
+                    self._held = self._held[keep - start :]
+            else:  # some were read from the store
+                self._held = [entries[i] for i in range(keep, size)]
             self._held_start = keep
             return size, state
 
