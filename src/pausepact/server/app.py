@@ -13,25 +13,20 @@ consistency proofs, entries, the replayed state. Every error is JSON
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from .blob_routes import blob_router
 from .dashboard_routes import dashboard_router
-from .errors import (
-    WorkPoolFull,
-    busy,
-    install_handlers,
-)
+from .errors import WorkPoolFull, install_handlers
 from .metrics import Metrics
 from .node import Node
 from .read_routes import read_router
+from .request_bounds import RequestBounds
 from .submit_routes import submit_router
 
 DEFAULT_BODY_TIMEOUT = 10.0
@@ -62,39 +57,7 @@ def create_app(
 
     metrics = Metrics(_live)
 
-    @app.middleware("http")
-    async def bounded(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        if request.method not in ("GET", "HEAD"):
-            resp = await call_next(request)  # writes take their slot after their body
-        elif reads.locked():
-            resp = busy()
-        else:
-            async with reads:
-                resp = await call_next(request)
-        route = request.scope.get("route")
-        metrics.latency.labels(request.method, getattr(route, "path", "unmatched")).observe(
-            time.perf_counter() - started
-        )
-        if resp.status_code >= 400:
-            return await _count_refusal(resp)
-        return resp
-
-    async def _count_refusal(resp: Response) -> Response:
-        """Count an error response by its JSON error code (the body is small)."""
-        if hasattr(resp, "body_iterator"):  # a response passed through the app
-            chunks = [c async for c in resp.body_iterator]
-            body = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        else:  # one the middleware made itself
-            body = bytes(resp.body)
-        try:
-            reason = str(json.loads(body)["error"])
-        except (ValueError, KeyError, TypeError):
-            reason = str(resp.status_code)
-        metrics.refusals.labels(reason).inc()
-        return Response(body, resp.status_code, headers=dict(resp.headers))
+    app.add_middleware(RequestBounds, reads=reads, metrics=metrics)
 
     @app.get(
         "/metrics",
