@@ -171,3 +171,37 @@ def test_a_view_refuses_indices_outside_the_published_size() -> None:
         view[3]  # held in memory, but not published at this size
     with pytest.raises(IndexError):
         view[-4]
+
+
+def test_entries_held_past_a_future_entry_are_bounded_and_read_back_when_it_comes_due(  # type: ignore[no-untyped-def]
+    node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pausepact.server.node as node_module
+
+    n, ws = node
+    monkeypatch.setattr(node_module, "MAX_PENDING", 40)
+    later = [timedelta(0)]  # the server's clock: the real one, moved on at will
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + later[0]
+
+    monkeypatch.setattr(node_module, "datetime", Clock)
+    n.submit(adoptions(ws))
+    signer = load_signer(ws.key_file("lab/aurora"))
+    ahead = (datetime.now(UTC) + timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    body = {"pact": ws.pact().id, "signer": "lab/aurora", "time": ahead, "version": 1}
+    [future] = n.submit([sign_statement("pact.adopt", body, signer).canonical_bytes()])
+    for i in range(5):
+        n.submit(evidence(ws, 30, f"while-ahead{i}"))
+        n.publish_now()
+        state = n.state(None)
+        assert state.future == 1 and len(n._held) <= 40
+        assert _is_replay_of_the_log(n, ws, state)
+    assert n._held_start > future.index  # the entries just after it are in the store only
+    later[0] = timedelta(minutes=5)  # it comes due
+    reads = _recorded_reads(n, monkeypatch)
+    state = n.state(None)
+    assert state.future == 0 and reads and reads[0][0] <= future.index
+    assert n._held == [] and _is_replay_of_the_log(n, ws, state)

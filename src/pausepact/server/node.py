@@ -45,8 +45,8 @@ DEFAULT_BLOB_QUOTA = 4 << 30  # bytes per member
 STATE_CACHE = 64
 DASHBOARD_TTL = 2.0  # seconds
 #: entries (and admission's verdicts on them) kept for the live replay at most: beyond,
-#: while publishing stalls (a witness down), new ones are read back and opened by the
-#: replay itself, so memory stays bounded whatever the stall
+#: while publishing stalls (a witness down) or an entry stays in the future, the replay
+#: reads them back from the store (and opens them itself), so memory stays bounded
 MAX_PENDING = 100_000
 
 
@@ -335,8 +335,9 @@ class Node:
             state = self._live.update(entries, now if last is None else max(now, last), verified)
             self._live_size = size
             # keep only what the replay will read again: entries after its clean prefix
-            # (those after an entry still in the future, re-applied on every update)
-            keep = min(self._live.applied, size)
+            # (those after an entry still in the future, re-applied once it comes due),
+            # at most MAX_PENDING of them: the view reads older ones from the store
+            keep = max(min(self._live.applied, size), size - MAX_PENDING)
             start, end = self._held_start, self._held_start + len(self._held)
             if start <= keep and end >= size:  # memory holds them: drop what was applied
                 if keep > start:
