@@ -60,7 +60,17 @@ class EntryView(Sequence[bytes]):
             return self._held[i - self._start]
         off = i - self._chunk_start
         if not 0 <= off < len(self._chunk):
-            lo = i - i % CHUNK
-            self._chunk = self._read(lo, min(lo + CHUNK, self._size))
+            lo, hi = self._span(i)
+            self._chunk = self._read(lo, hi)
             self._chunk_start, off = lo, i - lo
         return self._chunk[off]
+
+    def _span(self, i: int) -> tuple[int, int]:
+        """The entries to read with ``i``: from the start of its bundle (read whole by
+        the store anyway), or from the end of what memory holds, onwards, at most CHUNK,
+        and not into what memory holds."""
+        lo = i - min(i % TILE_WIDTH, CHUNK - 1)
+        if i >= self._held_end:
+            lo = max(lo, self._held_end)
+        end = min(self._start, self._size) if i < self._start else self._size
+        return lo, min(lo + CHUNK, end)
