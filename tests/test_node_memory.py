@@ -221,3 +221,32 @@ def test_entries_held_past_a_future_entry_are_bounded_and_read_back_when_it_come
     state = n.state(None)
     assert state.future == 0 and reads and reads[0][0] <= future.index
     assert n._held == [] and _is_replay_of_the_log(n, ws, state)
+
+
+def test_a_server_follows_what_another_server_logged_through_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two servers on one PostgreSQL log: each one's live state is the replay of the
+    published log, the other's entries read from the store, and neither holds them."""
+    from tests.netkit import PG_URL, fresh_pg_origin, workspace
+
+    ws = workspace(tmp_path / "ws", quorum=0, origin=fresh_pg_origin("view"))
+    servers = [
+        Node.from_workspace(ws.root, PG_URL, publish_interval=60, admission_workers=2)
+        for _ in range(2)
+    ]
+    try:
+        reads = [_recorded_reads(s, monkeypatch) for s in servers]
+        servers[0].submit(adoptions(ws))
+        for i in range(3):
+            for k, s in enumerate(servers):
+                s.submit(evidence(ws, 40, f"pg{i}-{k}"))
+        for s in servers:
+            s.publish_now()  # only the sequencer signs; the other returns at once
+        for s, read in zip(servers, reads, strict=True):
+            state = s.state(None)
+            assert read, "the other server's entries come from the store"
+            assert s._held == [] and _is_replay_of_the_log(s, ws, state)
+    finally:
+        for s in servers:
+            s.close()
