@@ -106,3 +106,24 @@ def test_updates_while_an_entry_stays_in_the_future_apply_only_new_entries(
     due = inc.update(entries, T0 + timedelta(hours=100))  # all due: re-applied from the first
     assert due.future == 0
     assert due.to_json() == replay(kit.pact, entries, T0 + timedelta(hours=100)).to_json()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    actions=st.lists(action, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(0, 40), min_size=2, max_size=6),
+)
+def test_a_state_once_returned_never_changes(
+    actions: list[tuple[object, ...]], cuts: list[int]
+) -> None:
+    """The rejected entries, claims, violations and runs a state shares with the live
+    machine's items are never changed by the entries applied after it."""
+    kit = build(actions)
+    inc = IncrementalReplay(kit.pact)
+    as_of = T0 + timedelta(hours=400)
+    returned = []
+    for cut in sorted(cuts):
+        state = inc.update(kit.entries[: min(cut, len(kit.entries))], as_of)
+        returned.append((state, state.to_json()))
+    for state, text in returned:
+        assert state.to_json() == text
