@@ -639,6 +639,23 @@ def _copy_state(state: State) -> State:
     return out
 
 
+def _copy_machine(machine: _Machine) -> _Machine:
+    """A deep copy of ``machine``, its largest parts copied as what they hold: the map
+    of applied payload digests and the waiting verdicts (immutable keys and values: a
+    new dict is a deep copy) and the state (:func:`_copy_state`). A deep copy of the
+    digest map alone took 27 ms per 100,000 entries of the log, once per entry found
+    in the future."""
+    seen, verified, state = machine.seen, machine.verified, machine.state
+    machine.seen, machine.verified = {}, {}
+    machine.state = State(pact=state.pact, as_of=state.as_of)
+    try:
+        out = copy.deepcopy(machine)
+    finally:
+        machine.seen, machine.verified, machine.state = seen, verified, state
+    out.seen, out.verified, out.state = dict(seen), dict(verified), _copy_state(state)
+    return out
+
+
 # statement type -> its rule (plain functions: bound methods kept on the machine would
 # make it a reference cycle, freed only by the cyclic collector)
 _HANDLERS: dict[str, Callable[[_Machine, int, Any, datetime], bool]] = {
@@ -763,7 +780,7 @@ class IncrementalReplay:
                     due, machine.next_due = machine.next_due, None
                     machine.state.future -= 1
                     self._k = index
-                    working = copy.deepcopy(machine)
+                    working = _copy_machine(machine)
                     working.state.future += 1
                     working.next_due = due
                 else:
