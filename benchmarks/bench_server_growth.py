@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.netkit import evidence, workspace
 
+from bench_ingest_parts import PARTS, timed_round  # the same parts, measured the same way
 from pausepact.server.node import Node
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
@@ -62,19 +63,9 @@ def grow(root: Path, total: int) -> dict[str, Any]:
         node.dashboard()
         base = _rss_mib()
         step = total // SLICES
-        spent = {"submit": 0.0, "publish": 0.0, "dashboard": 0.0}
+        spent = dict.fromkeys(PARTS, 0.0)
         for lo in range(BATCH, total, BATCH):
-            batch = [bytes(bytearray(e)) for e in envs[lo : lo + BATCH]]
-            t0 = time.thread_time()
-            node.submit(batch)
-            t1 = time.thread_time()
-            node.publish_now()
-            t2 = time.thread_time()
-            node.dashboard()
-            t3 = time.thread_time()
-            spent["submit"] += t1 - t0
-            spent["publish"] += t2 - t1
-            spent["dashboard"] += t3 - t2
+            timed_round(node, [bytes(bytearray(e)) for e in envs[lo : lo + BATCH]], spent)
             end = lo + BATCH
             if end % step == 0 or end >= total:
                 n = end - (slices[-1]["entries"] if slices else BATCH)
@@ -96,7 +87,7 @@ def grow(root: Path, total: int) -> dict[str, Any]:
         "slices": slices,
         "last_over_second_slice": {
             part: round(last[f"{part}_us_per_entry"] / second[f"{part}_us_per_entry"], 2)
-            for part in ("submit", "publish", "dashboard")
+            for part in PARTS
         },
         "rss_growth_bytes_per_entry_after_first_slice": round(
             grown / (total - slices[0]["entries"])
