@@ -165,7 +165,12 @@ def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., A
     help="postgresql://… to keep the log in PostgreSQL (several servers may share it); "
     "default: the workspace's embedded SQLite log.",
 )
-@click.option("--rate", default=200.0, show_default=True, help="Statements/s per member.")
+@click.option(
+    "--rate",
+    default=200.0,
+    show_default=True,
+    help="New log entries/s per member (copies of logged statements are free).",
+)
 @click.option("--burst", default=2000.0, show_default=True, help="Burst size per member.")
 @click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
 @click.option(

@@ -221,6 +221,13 @@ class KeyTracker:
                         self._last[signer] = t
             self._next = size
 
+    @property
+    def followed(self) -> int:
+        """How many of the log's entries this tracker has taken in: each of them was
+        logged before any append that starts after this is read."""
+        with self._lock:
+            return self._next
+
     def current(self) -> list[NoteVerifier]:
         with self._lock:
             return self._ring.keys

@@ -3,15 +3,15 @@
 ``Node`` owns the log (the one writer), the pact, the blob store and the publisher.
 Each envelope goes through the pact's one admission
 (:class:`~pausepact.pact.admission.Admission`, its checks spread over worker processes)
-before anything is sequenced; a per-member token bucket bounds how fast one member may
-submit.
+before anything is sequenced; a per-member token bucket bounds how fast one member's
+statements may add entries to the log (copies of logged statements add none).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +67,19 @@ class Bucket:
 
 
 class RateLimiter:
-    """Token bucket per member: ``rate`` statements/s, bursts of ``burst``."""
+    """Token bucket per member: ``rate`` statements/s, bursts of ``burst``.
+
+    A member pays for the entries its statements *add* to the log, not for every
+    envelope that names it: anyone can send a published statement again (byte for byte,
+    or with signatures under unknown key IDs, which the logged form drops), the log
+    answers it with the first index, and such copies must not spend the signer's rate
+    (a stranger could otherwise keep a compliant lab's bucket empty and its next
+    attestation refused). So a batch is first :meth:`check` ed against the tokens left
+    (nothing taken), then sequenced, then :meth:`charge` d for its new entries only.
+    Batches of one member that pass the check at the same moment may overdraw its
+    bucket (at most the write slots' number of batches); it refills before the next
+    batch passes.
+    """
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
@@ -75,15 +87,29 @@ class RateLimiter:
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, member: str, n: int = 1) -> None:
+    def _bucket(self, member: str) -> Bucket:
+        """The member's bucket, refilled up to now (under ``_lock``)."""
         now = time.monotonic()
+        b = self._buckets.setdefault(member, Bucket(self.burst, now))
+        b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
+        b.stamp = now
+        return b
+
+    def check(self, member: str, n: int = 1) -> None:
+        """:class:`RateLimitedError` unless ``n`` tokens are left; takes none."""
         with self._lock:
-            b = self._buckets.setdefault(member, Bucket(self.burst, now))
-            b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
-            b.stamp = now
+            b = self._bucket(member)
             if b.tokens < n:
                 raise RateLimitedError(member, (n - b.tokens) / self.rate)
-            b.tokens -= n
+
+    def charge(self, member: str, n: int) -> None:
+        """Take ``n`` tokens for entries the member's statements added to the log."""
+        with self._lock:
+            self._bucket(member).tokens -= n
+
+    def tokens(self, member: str) -> float:
+        with self._lock:
+            return self._bucket(member).tokens
 
 
 @dataclass
@@ -204,15 +230,13 @@ class Node:
 
     # --- admission and sequencing --------------------------------------------------------
     def admit(self, raws: Sequence[bytes]) -> list[Admitted]:
-        """Validate every envelope (nothing is sequenced unless all pass), then charge
-        each signer's rate bucket."""
+        """Validate every envelope (nothing is sequenced unless all pass), then check
+        that each signer's rate bucket holds a token for each of its envelopes (taken
+        by :meth:`submit` only for the entries that are new to the log)."""
         self.admission.follow(self.log)  # entries other servers (or tools) logged meanwhile
         admitted = self.admission.admit(raws, datetime.now(UTC))
-        signers: dict[str, int] = {}
-        for a in admitted:
-            signers[a.signer] = signers.get(a.signer, 0) + 1
-        for member, n in signers.items():
-            self.limiter.take(member, n)
+        for member, n in Counter(a.signer for a in admitted).items():
+            self.limiter.check(member, n)
         return admitted
 
     @property
@@ -223,7 +247,10 @@ class Node:
     def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
         admitted = self.admit(raws)
         entries = [a.entry for a in admitted]
+        # every index below this was logged before the append: a copy of it adds nothing
+        logged_before = self.admission.keys.followed
         indices = self.log.append_many(entries)
+        self._charge(admitted, indices, logged_before)
         self.admission.logged(self.log, indices, admitted)
         with self._verdicts_lock:
             keep = list(zip(indices, admitted, strict=True))
@@ -233,6 +260,19 @@ class Node:
             self._fresh.update((i, a.entry) for i, a in keep[: max(room, 0)])
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
+
+    def _charge(
+        self, admitted: Sequence[Admitted], indices: Sequence[int], logged_before: int
+    ) -> None:
+        """Charge each signer for the entries this batch added: an index the log held
+        before, or one repeated within the batch, is a copy and costs nothing. (An entry
+        that a concurrent batch added may be charged to both: the safe side.)"""
+        new: dict[int, str] = {}
+        for a, i in zip(admitted, indices, strict=True):
+            if i >= logged_before:
+                new.setdefault(i, a.signer)
+        for member, n in Counter(new.values()).items():
+            self.limiter.charge(member, n)
 
     # --- publishing ------------------------------------------------------------------------
     def _publish_loop(self) -> None:
