@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pausepact.pact import load_pact
+from pausepact.tlog import Ed25519Verifier
 
 LOG = "pact.example.org/log"
 
@@ -105,6 +106,19 @@ def test_members_are_changed_and_removed_and_duplicates_refused(orgs: Path) -> N
     assert out["valid"] is False and "witness_quorum 1 > 0 witnesses" in out["problem"]
     assert run("pact", "set", str(pact), "pact.witness_quorum=0").returncode == 0
     assert "witness/alpha" not in [m.name for m in load_pact(pact).members]
+
+
+def test_a_member_key_anyone_could_sign_under_is_refused_before_it_is_written(
+    orgs: Path,
+) -> None:
+    pact = orgs / "pact.toml"
+    run("pact", "new", str(pact), "--name", "p", "--log", LOG, "--log-key",
+        str(orgs / "server/log/log.pub"))  # fmt: skip
+    before = pact.read_text()
+    identity = Ed25519Verifier("lab/mallory", bytes([1]) + bytes(31)).vkey()
+    res = run("pact", "add-member", str(pact), "--key", identity)
+    assert res.returncode == 2 and "prime-order subgroup" in res.stderr
+    assert pact.read_text() == before
 
 
 def test_sign_takes_the_pact_file_and_checks_the_key_is_a_members(orgs: Path) -> None:

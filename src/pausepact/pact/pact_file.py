@@ -21,7 +21,7 @@ from tomlkit.items import AoT, Table
 
 from ..tlog import InvalidKeyError, parse_verifier_key
 from .errors import PactError
-from .policy import Pact, parse_pact
+from .policy import Pact, parse_pact, weak_key
 
 ROLES = ("lab", "evaluator", "meter", "witness")
 
@@ -36,9 +36,12 @@ def read_key_argument(value: str) -> str:
         except OSError as exc:
             raise PactError(path, None, "", f"cannot read the key: {exc.strerror}") from None
     try:
-        parse_verifier_key(text)
+        verifier = parse_verifier_key(text)
     except InvalidKeyError as exc:
         raise PactError(str(path), None, "key", f"not a verifier key: {exc}") from None
+    weak = weak_key(verifier)
+    if weak is not None:
+        raise PactError(str(path), None, "key", weak)
     return text
 
 

@@ -29,7 +29,14 @@ from pydantic import (
 )
 
 from ..statements import Ident, MemberName, Tag
-from ..tlog import InvalidKeyError, LogTrust, parse_verifier_key
+from ..tlog import (
+    Ed25519Verifier,
+    InvalidKeyError,
+    LogTrust,
+    NoteVerifier,
+    parse_verifier_key,
+    prime_order_key,
+)
 from . import estimator_names as estimators
 from .errors import PactError
 from .locate import locate
@@ -48,10 +55,28 @@ def _fraction(value: str) -> str:
 
 def _vkey(value: str) -> str:
     try:
-        parse_verifier_key(value)
+        verifier = parse_verifier_key(value)
     except InvalidKeyError as exc:
         raise ValueError(f"not a valid verifier key: {exc}") from None
+    weak = weak_key(verifier)
+    if weak is not None:
+        raise ValueError(weak)
     return value
+
+
+def weak_key(verifier: NoteVerifier) -> str | None:
+    """Why a pact must not trust this key (as a member's, the log's, or a member's new
+    key after a rotation), or None. An Ed25519 key is trusted only as a point of the
+    prime-order subgroup: every honestly generated key is one, and a signature under any
+    other proves nothing of a key holder (under the identity or another small-order
+    point, anyone can make signatures that verify)."""
+    if isinstance(verifier, Ed25519Verifier) and not prime_order_key(verifier.public):
+        return (
+            "the Ed25519 key is not a point of the prime-order subgroup (small order, "
+            "with a torsion part, non-canonical or off the curve): anyone could sign "
+            "under it. Use a key made by `pausepact keygen`"
+        )
+    return None
 
 
 def _indicator(value: str) -> str:

@@ -62,7 +62,7 @@ from ..tlog import InvalidKeyError, NoteVerifier, parse_verifier_key
 from . import estimators, judgements
 from .estimators import Observation
 from .judgements import AttestRow, ReadingRow
-from .policy import Pact, Role, Threshold, quorum_met
+from .policy import Pact, Role, Threshold, quorum_met, weak_key
 from .report_book import ReportBook
 from .state import (
     Pause,
@@ -258,6 +258,10 @@ class _Machine:
             return False
         if new.name != p.member:
             self.reject(index, "key.rotate: new_key must carry the member's name")
+            return False
+        weak = weak_key(new)
+        if weak is not None:
+            self.reject(index, f"key.rotate: new_key: {weak}")
             return False
         if p.reason == "rotation":
             if p.signer != p.member:

@@ -5,6 +5,7 @@ No policy and no storage here: a log on disk or in a database is
 """
 
 from .checkpoint import Checkpoint, VerifiedCheckpoint, decode_hash, open_checkpoint, parse_decimal
+from .ed25519 import prime_order_key
 from .errors import (
     InvalidKeyError,
     InvalidProofError,
@@ -121,6 +122,7 @@ __all__ = [
     "parse_signer_key",
     "parse_tile_path",
     "parse_verifier_key",
+    "prime_order_key",
     "sign_note",
     "tiles_for_size",
     "verify_consistency",

@@ -41,11 +41,21 @@ L = 2**252 + 27742317777372353535851937790883648493
 def fast_path_key(public: bytes) -> bool:
     """Whether signatures by ``public`` may be checked by libsodium first: a canonical
     encoding of a point in the prime-order subgroup (not of small order)."""
-    return (
-        len(public) == 32
-        and has_crypto_core_ed25519
-        and bool(crypto_core_ed25519_is_valid_point(public))
-    )
+    return len(public) == 32 and has_crypto_core_ed25519 and prime_order_key(public)
+
+
+def prime_order_key(public: bytes) -> bool:
+    """Whether ``public`` is the canonical encoding of a point of the prime-order
+    subgroup other than the identity: what every honestly generated key is. Under any
+    other 32 bytes (small order, a torsion part, non-canonical, off the curve) no key
+    holder exists, and under a small-order one anyone can make signatures that verify
+    (``tests/test_ed25519.py`` forges one). libsodium decides; PyPI's PyNaCl always has
+    the function."""
+    if not has_crypto_core_ed25519:
+        raise RuntimeError(
+            "this libsodium build cannot check Ed25519 points (PyNaCl from PyPI can)"
+        )
+    return len(public) == 32 and bool(crypto_core_ed25519_is_valid_point(public))
 
 
 class Ed25519PublicVerifier:
