@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter, OrderedDict, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,8 @@ DASHBOARD_TTL = 2.0  # seconds
 #: while publishing stalls (a witness down) or an entry stays in the future, the replay
 #: reads them back from the store (and opens them itself), so memory stays bounded
 MAX_PENDING = 100_000
+#: seconds a batch waits for the member's earlier batches to settle their rate holds
+HOLD_WAIT = 10.0
 
 
 class BusyError(PausepactError):
@@ -64,52 +66,100 @@ class RateLimitedError(AdmissionError):
 class Bucket:
     tokens: float
     stamp: float
+    held: float = 0.0  # tokens held by this member's batches being sequenced
+    queue: deque[object] = field(default_factory=deque)  # batches waiting, in arrival order
 
 
 class RateLimiter:
-    """Token bucket per member: ``rate`` statements/s, bursts of ``burst``.
+    """Token bucket per member: ``rate`` new log entries/s, bursts of ``burst``.
 
     A member pays for the entries its statements *add* to the log, not for every
     envelope that names it: anyone can send a published statement again (byte for byte,
     or with signatures under unknown key IDs, which the logged form drops), the log
     answers it with the first index, and such copies must not spend the signer's rate
     (a stranger could otherwise keep a compliant lab's bucket empty and its next
-    attestation refused). So a batch is first :meth:`check` ed against the tokens left
-    (nothing taken), then sequenced, then :meth:`charge` d for its new entries only.
-    Batches of one member that pass the check at the same moment may overdraw its
-    bucket (at most the write slots' number of batches); it refills before the next
-    batch passes.
+    attestation refused). Whether an envelope adds an entry is known only once it is
+    sequenced, so a batch :meth:`hold` s a token per envelope first, and :meth:`settle`
+    takes those of the entries it added and gives the rest back. Holds are granted in
+    arrival order: a batch that finds the tokens held by earlier batches waits for them
+    to settle (the copies' tokens come back), and is refused only when what the bucket
+    holds after they settled is too little. So the burst bound is exact (tokens are
+    held before anything is sequenced), and copies sent by anyone delay a member's
+    batch by at most the sequencing of the batches ahead of it, never refuse it.
     """
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, wait: float = HOLD_WAIT) -> None:
         self.rate = rate
         self.burst = burst
+        self.wait = wait
         self._buckets: dict[str, Bucket] = {}
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
 
     def _bucket(self, member: str) -> Bucket:
-        """The member's bucket, refilled up to now (under ``_lock``)."""
+        """The member's bucket, refilled up to now (under ``_cond``)."""
         now = time.monotonic()
-        b = self._buckets.setdefault(member, Bucket(self.burst, now))
+        b = self._buckets.get(member)
+        if b is None:
+            b = self._buckets[member] = Bucket(self.burst, now)
         b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
         b.stamp = now
         return b
 
-    def check(self, member: str, n: int = 1) -> None:
-        """:class:`RateLimitedError` unless ``n`` tokens are left; takes none."""
-        with self._lock:
-            b = self._bucket(member)
-            if b.tokens < n:
-                raise RateLimitedError(member, (n - b.tokens) / self.rate)
+    def hold(self, counts: Mapping[str, int]) -> dict[str, int]:
+        """Hold ``counts[member]`` tokens of each member's bucket (members in name order,
+        so that two batches never wait on each other), or :class:`RateLimitedError` for
+        the first member whose bucket is short, holding nothing. :class:`BusyError` if
+        the batches ahead have not settled within ``wait`` seconds."""
+        held: dict[str, int] = {}
+        try:
+            for member in sorted(counts):
+                self._hold_one(member, counts[member])
+                held[member] = counts[member]
+        except BaseException:
+            self.settle(held, {})
+            raise
+        return held
 
-    def charge(self, member: str, n: int) -> None:
-        """Take ``n`` tokens for entries the member's statements added to the log."""
-        with self._lock:
-            self._bucket(member).tokens -= n
+    def _hold_one(self, member: str, n: int) -> None:
+        deadline = time.monotonic() + self.wait
+        with self._cond:
+            b = self._bucket(member)
+            ticket = object()
+            b.queue.append(ticket)
+            try:
+                while True:
+                    b = self._bucket(member)
+                    if b.queue[0] is ticket:
+                        if b.tokens - b.held >= n:
+                            b.held += n
+                            return
+                        if b.held <= 0:
+                            raise RateLimitedError(member, (n - b.tokens) / self.rate)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise BusyError(f"{member}'s earlier batches are still being sequenced")
+                    self._cond.wait(min(left, 0.05))  # a settle notifies; refills do not
+            finally:
+                b.queue.remove(ticket)
+                self._cond.notify_all()
+
+    def settle(self, held: Mapping[str, int], used: Mapping[str, int]) -> None:
+        """End a batch's holds: take ``used[member]`` tokens (the entries it added), give
+        the rest back."""
+        if not held:
+            return
+        with self._cond:
+            for member, n in held.items():
+                b = self._bucket(member)
+                b.held -= n
+                b.tokens -= used.get(member, 0)
+            self._cond.notify_all()
 
     def tokens(self, member: str) -> float:
-        with self._lock:
-            return self._bucket(member).tokens
+        """Tokens the member's next batch could hold now."""
+        with self._cond:
+            b = self._bucket(member)
+            return b.tokens - b.held
 
 
 @dataclass
@@ -230,14 +280,10 @@ class Node:
 
     # --- admission and sequencing --------------------------------------------------------
     def admit(self, raws: Sequence[bytes]) -> list[Admitted]:
-        """Validate every envelope (nothing is sequenced unless all pass), then check
-        that each signer's rate bucket holds a token for each of its envelopes (taken
-        by :meth:`submit` only for the entries that are new to the log)."""
+        """Validate every envelope (nothing is sequenced unless all pass). The signers'
+        rate is charged by :meth:`submit`, for the entries the batch adds."""
         self.admission.follow(self.log)  # entries other servers (or tools) logged meanwhile
-        admitted = self.admission.admit(raws, datetime.now(UTC))
-        for member, n in Counter(a.signer for a in admitted).items():
-            self.limiter.check(member, n)
-        return admitted
+        return self.admission.admit(raws, datetime.now(UTC))
 
     @property
     def keys(self) -> KeyTracker:
@@ -247,10 +293,15 @@ class Node:
     def submit(self, raws: Sequence[bytes]) -> list[Submitted]:
         admitted = self.admit(raws)
         entries = [a.entry for a in admitted]
-        # every index below this was logged before the append: a copy of it adds nothing
-        logged_before = self.admission.keys.followed
-        indices = self.log.append_many(entries)
-        self._charge(admitted, indices, logged_before)
+        held = self.limiter.hold(Counter(a.signer for a in admitted))
+        added: Counter[str] = Counter()
+        try:
+            # every index below this was logged before the append: a copy of it adds nothing
+            logged_before = self.admission.keys.followed
+            indices = self.log.append_many(entries)
+            added = _added(admitted, indices, logged_before)
+        finally:  # a failed append charges nothing: its retry is a copy if it was logged
+            self.limiter.settle(held, added)
         self.admission.logged(self.log, indices, admitted)
         with self._verdicts_lock:
             keep = list(zip(indices, admitted, strict=True))
@@ -260,19 +311,6 @@ class Node:
             self._fresh.update((i, a.entry) for i, a in keep[: max(room, 0)])
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
-
-    def _charge(
-        self, admitted: Sequence[Admitted], indices: Sequence[int], logged_before: int
-    ) -> None:
-        """Charge each signer for the entries this batch added: an index the log held
-        before, or one repeated within the batch, is a copy and costs nothing. (An entry
-        that a concurrent batch added may be charged to both: the safe side.)"""
-        new: dict[int, str] = {}
-        for a, i in zip(admitted, indices, strict=True):
-            if i >= logged_before:
-                new.setdefault(i, a.signer)
-        for member, n in Counter(new.values()).items():
-            self.limiter.charge(member, n)
 
     # --- publishing ------------------------------------------------------------------------
     def _publish_loop(self) -> None:
@@ -445,3 +483,16 @@ class Node:
             while len(self._state_cache) > STATE_CACHE:
                 self._state_cache.popitem(last=False)
         return state
+
+
+def _added(
+    admitted: Sequence[Admitted], indices: Sequence[int], logged_before: int
+) -> Counter[str]:
+    """Entries the batch added to the log, by signer: an index the log held before, or
+    one repeated within the batch, is a copy. (An entry a concurrent batch also sent may
+    count for both: the safe side.)"""
+    new: dict[int, str] = {}
+    for a, i in zip(admitted, indices, strict=True):
+        if i >= logged_before:
+            new.setdefault(i, a.signer)
+    return Counter(new.values())
