@@ -251,6 +251,10 @@ def node_in(root: Path, **kwargs: Any) -> Iterator[tuple[Any, Workspace]]:
         n.close()
 
 
+#: :func:`node_in` as a ``with`` block, for tests that set the node's options themselves
+a_node = contextmanager(node_in)
+
+
 def load_benchmark(name: str) -> Any:
     """A script of benchmarks/ as a module (the chaos and soak runs' short versions)."""
     import importlib.util
@@ -272,10 +276,5 @@ def app_client(root: Path, **kwargs: Any) -> Iterator[tuple[Workspace, Any, Any]
 
     from pausepact.server.app import create_app
 
-    made = node_in(root, **kwargs)
-    node, ws = next(made)
-    try:
-        with TestClient(create_app(node)) as http:
-            yield ws, node, http
-    finally:
-        made.close()  # closes the node
+    with a_node(root, **kwargs) as (node, ws), TestClient(create_app(node)) as http:
+        yield ws, node, http

@@ -9,19 +9,17 @@ refused. Replay applies a statement's content once even in a log that holds copi
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import random
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pausepact.pact.replay import replay
 from pausepact.server.node import Node, RateLimitedError
-from tests.netkit import adoptions, app_client, evidence, node_in
+from tests.netkit import a_node, adoptions, app_client, evidence, node_in
 from tests.pactkit import T0, Kit
 
 
@@ -66,7 +64,7 @@ def test_a_thousand_variants_of_one_statement_give_one_entry(node) -> None:  # t
 def test_copies_of_a_logged_statement_do_not_spend_its_signers_rate(tmp_path: Path) -> None:
     """The bucket pays for entries a member's statements add to the log; copies (byte for
     byte, or variants that log as the same leaf) add none."""
-    with _node(tmp_path, rate=0.001, burst=5) as (n, ws):
+    with a_node(tmp_path, rate=0.001, burst=5) as (n, ws):
         own = evidence(ws, 6, "copies")
         assert [s.index for s in n.submit(own[:1])] == [0]
         copies = [own[0], *variants(own[0], 99)]
@@ -82,7 +80,7 @@ def test_copies_of_a_logged_statement_do_not_spend_its_signers_rate(tmp_path: Pa
 
 
 def test_a_statement_repeated_within_a_batch_costs_one_token(tmp_path: Path) -> None:
-    with _node(tmp_path, rate=0.001, burst=5) as (n, ws):
+    with a_node(tmp_path, rate=0.001, burst=5) as (n, ws):
         (one,) = evidence(ws, 1, "repeat")
         assert [s.index for s in n.submit([one, *variants(one, 2), one])] == [0] * 4
         assert n.limiter.tokens("evaluator/aisi") == pytest.approx(4, abs=0.01)
@@ -103,15 +101,6 @@ def test_a_stranger_replaying_a_members_statements_over_http_leaves_it_admitted(
         got = http.post("/v1/statements", content=own[1])
         assert got.status_code == 200 and got.json()["index"] == 1
         assert node.log.size == 2
-
-
-@contextlib.contextmanager
-def _node(tmp_path: Path, **kwargs: float) -> Iterator[tuple[Node, Any]]:
-    made = node_in(tmp_path, **kwargs)
-    try:
-        yield next(made)
-    finally:
-        made.close()
 
 
 def test_replay_applies_a_copied_statement_once() -> None:

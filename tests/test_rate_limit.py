@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pausepact.server.node import BusyError, RateLimitedError, RateLimiter
-from tests.netkit import evidence, node_in
+from tests.netkit import a_node, evidence
 
 FROZEN = 1e-9  # tokens per second: nothing refills during a test
 
@@ -116,28 +116,29 @@ def test_concurrent_batches_never_exceed_the_burst() -> None:
 
 
 def test_batches_of_several_members_do_not_wait_on_each_other() -> None:
-    rl = RateLimiter(FROZEN, 1000)
-    results: list[object] = []
+    """Each bucket holds one batch at a time, and two threads name the members in
+    opposite orders: held in any order but one, each would hold one member and wait for
+    the other's (busy after ``wait``)."""
+    rl = RateLimiter(FROZEN, 1, wait=2.0)
 
-    def many(order: list[str]) -> None:
+    def many(order: list[str]) -> int:
         for _ in range(200):
             held = rl.hold({m: 1 for m in order})
+            time.sleep(0.0005)  # being sequenced
             rl.settle(held, {})
-        results.append(True)
+        return 200
 
     runs = [_in_thread(lambda o=o: many(o)) for o in (["lab/a", "lab/b"], ["lab/b", "lab/a"])]
     for t, _ in runs:
-        t.join(20)
-    assert results == [True, True]
+        t.join(30)
+    assert [out for _, out in runs] == [[200], [200]]
 
 
 def test_a_member_keeps_its_rate_while_strangers_replay_its_statements(tmp_path: Path) -> None:
     """On a server: four threads keep sending batches of copies of a lab's logged
     statement, each batch about the size of its bucket, while the lab submits its own;
     every one of the lab's statements is admitted, and only they are charged."""
-    made = node_in(tmp_path, rate=FROZEN, burst=60)
-    n, ws = next(made)
-    try:
+    with a_node(tmp_path, rate=FROZEN, burst=60) as (n, ws):
         own = evidence(ws, 11, "busy")
         n.submit(own[:1])
         stop = threading.Event()
@@ -162,5 +163,3 @@ def test_a_member_keeps_its_rate_while_strangers_replay_its_statements(tmp_path:
         assert sum(out[0] for _, out in strangers if isinstance(out[0], int)) > 0
         assert n.log.size == 11
         assert n.limiter.tokens("evaluator/aisi") == pytest.approx(49, abs=0.01)
-    finally:
-        made.close()

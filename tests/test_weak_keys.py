@@ -27,7 +27,7 @@ from pausepact.tlog import (
     prime_order_key,
 )
 from pausepact.tlog.keys import Ed25519Signer
-from tests.netkit import adoptions, envelope, node_in, now
+from tests.netkit import a_node, adoptions, envelope, now
 from tests.pactkit import Kit
 
 IDENTITY = bytes([1]) + bytes(31)
@@ -142,9 +142,7 @@ def test_a_quorum_cannot_revoke_a_key_into_a_weak_one() -> None:
 def test_admission_never_trusts_a_weak_rotated_key(tmp_path: Path) -> None:
     """End to end on a server: the rotation is logged (its signature is the member's),
     replay rejects it, and a statement forged under the weak key is refused at once."""
-    made = node_in(tmp_path)
-    n, ws = next(made)
-    try:
+    with a_node(tmp_path) as (n, ws):
         n.submit(adoptions(ws))
         rotate = envelope(
             ws,
@@ -165,8 +163,6 @@ def test_admission_never_trusts_a_weak_rotated_key(tmp_path: Path) -> None:
         n.submit([envelope(ws, "pact.adopt", "lab/aurora", version=1)])  # the real key still
         state = replay(ws.pact(), n.log.entries())
         assert any("prime-order subgroup" in r.reason for r in state.rejected)
-    finally:
-        made.close()
 
 
 def weak_vkey(name: str, public: bytes) -> str:

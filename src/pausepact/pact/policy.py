@@ -73,8 +73,9 @@ def weak_key(verifier: NoteVerifier) -> str | None:
     if isinstance(verifier, Ed25519Verifier) and not prime_order_key(verifier.public):
         return (
             "the Ed25519 key is not a point of the prime-order subgroup (small order, "
-            "with a torsion part, non-canonical or off the curve): anyone could sign "
-            "under it. Use a key made by `pausepact keygen`"
+            "with a torsion part, non-canonical or off the curve): no key holder stands "
+            "behind its signatures, and under a small-order key anyone can make them. "
+            "Use a key made by `pausepact keygen`"
         )
     return None
 
