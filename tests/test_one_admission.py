@@ -101,14 +101,19 @@ def test_the_server_pool_admits_exactly_what_the_checks_admit(tmp_path: Path) ->
         raws.append(sign_statement("indicator.report", body, load_signer(ws.key_file(name))))
     entries = [env.canonical_bytes() for env in raws]
     entries[5] = json.dumps(json.loads(entries[5]), indent=1).encode()  # admitted re-encoded
+    tiny = {**body, "signer": "lab/aurora", "indicator": "pool-tiny", "value": 1e-7}
+    entries[7] = sign_statement(  # a double only the library writes: not opened in a worker
+        "indicator.report", tiny, load_signer(ws.key_file("lab/aurora"))
+    ).canonical_bytes()
     vkeys = [m.key for m in pact.members]
     skew = timedelta(seconds=pact.pact.max_skew_seconds)
     pool = AdmissionPool(workers=2)
     assert len(entries) >= PARALLEL_FROM  # spread over the workers
     try:
-        assert pool.check(entries, vkeys, pact.id, t0, skew) == check_envelopes(
-            0, entries, vkeys, pact.id, t0, skew
-        )
+        admitted = pool.check(entries, vkeys, pact.id, t0, skew)
+        assert admitted == check_envelopes(0, entries, vkeys, pact.id, t0, skew)
+        assert isinstance(admitted, list) and admitted[7].checked is None
+        assert all(a.checked is not None for k, a in enumerate(admitted) if k != 7)
         hostile = [*entries]
         hostile[41] = b'{"payload":'
         refused = pool.check(hostile, vkeys, pact.id, t0, skew)

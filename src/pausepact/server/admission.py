@@ -19,7 +19,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from ..pact import Admitted, Refused, check_envelopes
-from ..statements import pack_checked, unpack_checked
+from ..statements import Checked, pack_checked, unpack_checked
 
 PARALLEL_FROM = 64
 
@@ -78,33 +78,34 @@ def _check_packed(
     pairs = enumerate(zip(result, raws, strict=True))
     changed = {k: a.entry for k, (a, raw) in pairs if a.entry != raw}
     names: dict[str, int] = {}
-    fields = array("I")
-    times = array("q")
-    opened = array("B")
-    for a in result:
-        for text in (a.type, a.keyid, a.signer):
-            fields.append(names.setdefault(text, len(names)))
-        times.append((a.time - _EPOCH) // _MICROSECOND)
-        opened.append(a.checked is not None)
+    number = names.setdefault
+    heads = [x for a in result for x in (a.type, a.keyid, a.signer)]
+    fields = array("I", [number(x, len(names)) for x in heads])
+    # statements carry whole seconds: a batch holds few distinct times
+    micros = {t: (t - _EPOCH) // _MICROSECOND for t in {a.time for a in result}}
+    times = array("q", [micros[a.time] for a in result])
+    opened = array("B", [a.checked is not None for a in result])
     checked = pack_checked(a.checked for a in result if a.checked is not None)
     return (changed, list(names), fields, times, opened, *checked)
 
 
 def _unpack(raws: Sequence[bytes], packed: Packed) -> list[Admitted]:
     changed, names, fields, times, opened, spans, lengths, digests = packed
-    heads = [(names[fields[3 * k + 1]], names[fields[3 * k]]) for k, o in enumerate(opened) if o]
-    verdicts = iter(unpack_checked(heads, spans, lengths, digests))
-    return [
-        Admitted(
-            changed.get(k, raw),
-            names[fields[3 * k]],
-            names[fields[3 * k + 1]],
-            names[fields[3 * k + 2]],
-            _EPOCH + times[k] * _MICROSECOND,
-            next(verdicts) if opened[k] else None,
-        )
-        for k, raw in enumerate(raws)
-    ]
+    types = [names[i] for i in fields[0::3]]
+    keyids = [names[i] for i in fields[1::3]]
+    signers = [names[i] for i in fields[2::3]]
+    # statements carry whole seconds: a batch holds few distinct times
+    moments = {t: _EPOCH + t * _MICROSECOND for t in set(times)}
+    heads = [(keyids[k], types[k]) for k, o in enumerate(opened) if o]
+    checked: list[Checked | None]
+    if len(heads) == len(raws):
+        checked = list(unpack_checked(heads, spans, lengths, digests))
+    else:
+        verdicts = iter(unpack_checked(heads, spans, lengths, digests))
+        checked = [next(verdicts) if o else None for o in opened]
+    entries = [changed.get(k, raw) for k, raw in enumerate(raws)] if changed else raws
+    when = map(moments.__getitem__, times)
+    return list(map(Admitted, entries, types, keyids, signers, when, checked))
 
 
 class AdmissionPool:
