@@ -3,10 +3,12 @@ simulator refuse the same statements for the same reasons (pact/admission.py).""
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -14,6 +16,7 @@ from pausepact.pact import Admission, AdmissionError
 from pausepact.sim.scenario import _Ledger
 from pausepact.statements import format_time, load_signer, sign_statement
 from pausepact.store import LocalLog
+from pausepact.tlog import Ed25519Signer
 from pausepact.workspace import Workspace, init_workspace
 
 
@@ -121,6 +124,74 @@ def test_the_server_pool_admits_exactly_what_the_checks_admit(tmp_path: Path) ->
         assert refused.item == 41  # type: ignore[union-attr]
     finally:
         pool.close()
+
+
+def _admission_module() -> ModuleType:
+    return importlib.import_module("pausepact.pact.admission")
+
+
+def _never_read(raw: bytes) -> object:
+    raise AssertionError(f"read again: {raw[:40]!r}")
+
+
+def test_entries_a_concurrent_batch_is_appending_are_taken_as_admitted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's batches follow the log before they are admitted, and find the entries
+    of a batch still being appended before that batch records their indices: those
+    are taken as admission took them, not read again (a rotation among them included)."""
+    ws = init_workspace(tmp_path / "ws", key_seed=b"sequencing")
+    pact = ws.pact()
+    now = datetime.now(UTC).replace(microsecond=0)
+    new = Ed25519Signer("lab/aurora", b"\x08" * 32)
+    body = {
+        "pact": pact.id,
+        "signer": "lab/aurora",
+        "time": format_time(now),
+        "member": "lab/aurora",
+        "new_key": new.verifier().vkey(),
+        "reason": "rotation",
+    }
+    rotate = sign_statement("key.rotate", body, load_signer(ws.key_file("lab/aurora")))
+    admission = Admission(pact)
+    batch = admission.admit(
+        [signed(ws.root, "lab/borealis", now, pact.id), rotate.canonical_bytes()], now
+    )
+    with LocalLog.open(ws.log_dir) as log:
+        with admission.sequencing(batch):
+            log.append_many([a.entry for a in batch])
+            monkeypatch.setattr(_admission_module(), "_peek", _never_read)
+            admission.follow(log)  # another batch, before this one has called logged()
+        assert admission.keys.followed == 2
+        assert admission.keys.last_time("lab/borealis") == now
+        assert admission.keys.key_of("lab/aurora").vkey() == new.verifier().vkey()  # type: ignore[union-attr]
+
+
+def test_entries_appended_elsewhere_are_still_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only this process's own batches stand in for a reading, and only while they are
+    appended: an entry another writer logged is read as before, also when it is a copy
+    of what a batch here admitted once, after that batch is done (two batches with the
+    same entry at once: it stands in until the later one is done)."""
+    ws = init_workspace(tmp_path / "ws", key_seed=b"sequencing")
+    pact = ws.pact()
+    now = datetime.now(UTC).replace(microsecond=0)
+    admission = Admission(pact)
+    raw = signed(ws.root, "lab/borealis", now, pact.id)
+    first, second = admission.admit([raw], now), admission.admit([raw], now)
+    with admission.sequencing(first), admission.sequencing(second):
+        pass
+    with admission.sequencing(second), admission.sequencing(first):
+        pass
+    read: list[bytes] = []
+    peek = _admission_module()._peek
+    monkeypatch.setattr(_admission_module(), "_peek", lambda r: read.append(r) or peek(r))
+    with LocalLog.open(ws.log_dir) as log:
+        log.append_many([raw, signed(ws.root, "lab/aurora", now, pact.id)])
+        admission.follow(log)
+    assert len(read) == 2 and read[0] == raw
+    assert admission.keys.last_time("lab/aurora") == now
 
 
 def _reference_check(

@@ -21,7 +21,8 @@ import base64
 import binascii
 import json
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, Protocol
@@ -182,7 +183,8 @@ class KeyTracker:
     ``key.rotate`` statements) and each signer's latest statement time.
 
     Only entries that can change a key go through the replay machine; the rest get a
-    cheap look at their payload.
+    cheap look at their payload, unless this process admitted them: then what admission
+    learned stands in for the look (``known``, and entries :meth:`sequencing`).
     """
 
     def __init__(self, pact: Pact) -> None:
@@ -190,6 +192,29 @@ class KeyTracker:
         self._next = 0
         self._last: dict[str, datetime] = {}
         self._lock = threading.Lock()
+        #: entry bytes → what admission learned of them, while this process appends them
+        self._sequencing: dict[bytes, Admitted] = {}
+
+    @contextmanager
+    def sequencing(self, admitted: Sequence[Admitted]) -> Iterator[None]:
+        """While ``admitted`` (entries this process admitted) are being appended.
+
+        Concurrent batches in one server follow the log before they are admitted, and
+        find each other's entries there before each batch has recorded its own
+        indices (:meth:`catch_up` with ``known``). An entry found among these is taken
+        as admission took it, bytes for bytes, instead of being read again: reading
+        its payload cost more than admitting it outside the workers. (An entry two
+        batches append at once is kept for the later one; once that one is done, it is
+        read again, as before.)"""
+        with self._lock:
+            self._sequencing.update((a.entry, a) for a in admitted)
+        try:
+            yield
+        finally:
+            with self._lock:
+                for a in admitted:
+                    if self._sequencing.get(a.entry) is a:
+                        del self._sequencing[a.entry]
 
     def catch_up(self, log: EntryLog, known: Mapping[int, Admitted] | None = None) -> None:
         """Apply new entries; ``known`` maps index → what admission learned of entries
@@ -205,8 +230,11 @@ class KeyTracker:
                 raws = [known[i].entry for i in span]
             else:
                 raws = log.entries(self._next, size)
+            sequencing = self._sequencing
             for i, raw in enumerate(raws, self._next):
                 hint = known.get(i) if known else None
+                if hint is None and sequencing:
+                    hint = sequencing.get(raw)
                 signer: str | None
                 t: datetime | None
                 if hint is not None:
@@ -275,6 +303,10 @@ class Admission:
         """Learn what was logged since (by anyone): new keys, latest times."""
         self.keys.catch_up(log, known)
 
+    def sequencing(self, admitted: Sequence[Admitted]) -> AbstractContextManager[None]:
+        """Around the append of ``admitted``: see :meth:`KeyTracker.sequencing`."""
+        return self.keys.sequencing(admitted)
+
     def logged(self, log: EntryLog, indices: Sequence[int], admitted: Sequence[Admitted]) -> None:
         """Record entries this admission admitted once they have their indices."""
         self.follow(log, dict(zip(indices, admitted, strict=True)))
@@ -302,7 +334,7 @@ class Admission:
         """Refuse what replay would reject as backdated: a statement dated more than the
         pact's ordering slack before the signer's latest statement in the log (or
         earlier in this batch), with the reason."""
-        latest: dict[str, datetime | None] = {}
+        latest: dict[str, datetime] = {}
         for i, a in enumerate(admitted):
             signer, t = a.signer, a.time
             last = latest[signer] if signer in latest else self.keys.last_time(signer)

@@ -295,14 +295,16 @@ class Node:
         entries = [a.entry for a in admitted]
         held = self.limiter.hold(Counter(a.signer for a in admitted))
         added: Counter[str] = Counter()
-        try:
-            # every index below this was logged before the append: a copy of it adds nothing
-            logged_before = self.admission.keys.followed
-            indices = self.log.append_many(entries)
-            added = _added(admitted, indices, logged_before)
-        finally:  # a failed append charges nothing: its retry is a copy if it was logged
-            self.limiter.settle(held, added)
-        self.admission.logged(self.log, indices, admitted)
+        with self.admission.sequencing(admitted):
+            try:
+                # every index below this was logged before the append: a copy of it adds
+                # nothing
+                logged_before = self.admission.keys.followed
+                indices = self.log.append_many(entries)
+                added = _added(admitted, indices, logged_before)
+            finally:  # a failed append charges nothing: its retry is a copy if it was logged
+                self.limiter.settle(held, added)
+            self.admission.logged(self.log, indices, admitted)
         with self._verdicts_lock:
             keep = list(zip(indices, admitted, strict=True))
             room = MAX_PENDING - len(self._verdicts) - self._live.pending
