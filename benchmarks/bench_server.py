@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import contextlib
@@ -203,6 +204,16 @@ def quiet(pid: int, timeout: float = 15.0) -> None:
         last = now
 
 
+def live_replay_opened(url: str) -> int:
+    """Entries the server's live replay opened itself (``/metrics``), once it is idle."""
+    text = httpx.get(url + "/metrics", timeout=30).text
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "pausepact_live_replay_opened_total":
+                return int(s.value)
+    raise RuntimeError("the server's /metrics has no pausepact_live_replay_opened_total")
+
+
 Run = tuple[float, float, float, dict[str, float], float, float, float]
 
 
@@ -270,6 +281,7 @@ class Backend:
         seq = singles(self.url, envs[args.batched : args.batched + args.singles], wait=False)
         pub = singles(self.url, envs[args.batched + args.singles :], wait=True)
         tiles = tile_reads(self.url)
+        opened = live_replay_opened(self.url)
         runs = self.runs
         _, rate, raw, cpu, db_us, vs_sodium, sodium = sorted(runs, key=lambda r: r[0])[
             len(runs) // 2
@@ -289,6 +301,9 @@ class Backend:
             "single_to_sequenced": seq,
             "single_to_published": pub,
             "tile_reads_per_second": round(tiles, 1),
+            # all of them logged here: admission's verdicts should reach the live replay
+            "live_replay_opened_entries": opened,
+            "logged_entries": len(envs),
         }
 
 

@@ -40,6 +40,7 @@ def test_metrics_count_what_the_server_did(tmp_path: Path) -> None:
     assert m[("pausepact_refusals_total", (("reason", "refused"),))] == 1
     assert m[("pausepact_sequencing_seconds_count", ())] == n + 1
     assert m[("pausepact_log_size", ())] == n + 3
+    assert m[("pausepact_live_replay_opened_total", ())] == 0  # all admitted here
     assert m[("pausepact_witness_up", (("url", "http://127.0.0.1:9"),))] in (0.0, 1.0)
     route = (("method", "GET"), ("route", "/v1/log"))
     assert m[("pausepact_request_seconds_count", route)] == 1

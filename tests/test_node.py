@@ -156,3 +156,57 @@ def test_the_live_state_reads_its_entries_once_and_holds_a_bounded_backlog(
     n.publish_now()
     n.state(None)
     assert not reads  # all logged here, all kept: nothing read back
+
+
+def test_entries_published_before_their_batch_records_its_verdicts_are_not_opened_again(
+    node,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sequencer commits concurrent batches together, so a checkpoint can cover a
+    batch's entries before its request has recorded their indices: the live replay then
+    takes admission's verdicts by the entries' bytes, and opens none of them itself."""
+    from pausepact.pact.replay import replay
+
+    n, ws = node
+    append = n.log.append_many
+
+    def append_then_publish(entries):  # type: ignore[no-untyped-def]
+        indices = append(entries)
+        n.publish_now()  # another thread publishes, and the page refreshes, meanwhile
+        n.dashboard()
+        return indices
+
+    monkeypatch.setattr(n.log, "append_many", append_then_publish)
+    n.submit(adoptions(ws))
+    n.submit(evidence(ws, 100, "race"))  # large enough for the process pool
+    assert n.published() is not None and n.published().size == n.log.size
+    assert n.live_opened == 0
+    state = n.state(None)
+    logged = n.log.entries(0, n.log.size)
+    assert (
+        state.to_json() == replay(ws.pact(), logged, datetime.fromisoformat(state.as_of)).to_json()
+    )
+
+
+def test_the_live_replay_counts_the_entries_it_opens_itself(tmp_path: Path) -> None:
+    """Entries logged before this server started have no admission verdict here: the live
+    replay opens them in full, and says how many (``pausepact_live_replay_opened``)."""
+    ws = workspace(tmp_path / "ws", quorum=0)
+    first = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
+    try:
+        first.submit(adoptions(ws))
+        first.submit(evidence(ws, 5, "before"))
+        first.publish_now()
+        first.state(None)
+        assert first.live_opened == 0
+    finally:
+        first.close()
+    again = Node.from_workspace(ws.root, publish_interval=60, admission_workers=1)
+    try:
+        logged_before = again.log.size
+        again.submit(evidence(ws, 3, "after"))
+        again.publish_now()
+        again.state(None)
+        assert again.live_opened == logged_before
+    finally:
+        again.close()

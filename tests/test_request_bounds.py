@@ -11,12 +11,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import Receive, Scope, Send
 
-from pausepact.server.metrics import Metrics
+from pausepact.server.metrics import Metrics, Reading
 from pausepact.server.request_bounds import MAX_ERROR_BODY, RequestBounds
 
 
 def _metrics() -> Metrics:
-    return Metrics(lambda: (0, 0, None, []))
+    return Metrics(lambda: Reading(0, 0, None, []))
 
 
 def _refusals(m: Metrics) -> dict[str, float]:

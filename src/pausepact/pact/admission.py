@@ -216,6 +216,12 @@ class KeyTracker:
                     if self._sequencing.get(a.entry) is a:
                         del self._sequencing[a.entry]
 
+    def appending(self) -> dict[bytes, Admitted]:
+        """The entries this process's batches are appending now (within
+        :meth:`sequencing`), by their bytes: a copy."""
+        with self._lock:
+            return dict(self._sequencing)
+
     def catch_up(self, log: EntryLog, known: Mapping[int, Admitted] | None = None) -> None:
         """Apply new entries; ``known`` maps index → what admission learned of entries
         this process admitted (no need to look at them again)."""
@@ -306,6 +312,10 @@ class Admission:
     def sequencing(self, admitted: Sequence[Admitted]) -> AbstractContextManager[None]:
         """Around the append of ``admitted``: see :meth:`KeyTracker.sequencing`."""
         return self.keys.sequencing(admitted)
+
+    def appending(self) -> dict[bytes, Admitted]:
+        """See :meth:`KeyTracker.appending`."""
+        return self.keys.appending()
 
     def logged(self, log: EntryLog, indices: Sequence[int], admitted: Sequence[Admitted]) -> None:
         """Record entries this admission admitted once they have their indices."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import gc
 import hashlib
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -723,6 +724,14 @@ class IncrementalReplay:
     def pending(self) -> int:
         """Verdicts handed to :meth:`update` for entries not applied yet."""
         return len(self._clean.verified)
+
+    def lacking(self, end: int, verified: Mapping[int, Verdict]) -> array[int]:
+        """The entries an update up to ``end`` would apply for the first time with no
+        verdict for them, in ``verified`` or handed over before: it would open them in
+        full, signature included. (Packed: on a server's first update, that is the whole
+        log it started on.)"""
+        held = self._clean.verified
+        return array("q", (i for i in range(self._n, end) if i not in verified and i not in held))
 
     @property
     def applied(self) -> int:

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from .blob_routes import blob_router
 from .dashboard_routes import dashboard_router
 from .errors import WorkPoolFull, install_handlers
-from .metrics import Metrics
+from .metrics import Metrics, Reading
 from .node import Node
 from .read_routes import read_router
 from .request_bounds import RequestBounds
@@ -46,13 +46,14 @@ def create_app(
     writes = asyncio.Semaphore(max_concurrency)
     reads = asyncio.Semaphore(4 * max_concurrency)
 
-    def _live() -> tuple[int, int, float | None, list[dict[str, object]]]:
+    def _live() -> Reading:
         pub = node.published()
-        return (
+        return Reading(
             node.log.size,
             pub.size if pub else 0,
             node.last_publish,
             node.publisher.witness_states(),
+            node.live_opened,
         )
 
     metrics = Metrics(_live)

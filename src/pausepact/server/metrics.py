@@ -3,28 +3,43 @@
 Counters of admitted entries, batches and refusals by reason; the sequencing lag (a
 submission's time to its index); the publication lag (entries not yet covered by a
 published checkpoint, and seconds since the last publication); each witness's state;
-request latency by route."""
+request latency by route; the entries the live replay opened itself."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
-class _LiveState(Collector):
-    """Gauges read when scraped: the log's sizes and the witnesses' states."""
+class Reading(NamedTuple):
+    """What the metrics read of the server when scraped."""
 
-    def __init__(self, read: Callable[[], tuple[int, int, float | None, list[dict[str, object]]]]):
+    size: int
+    published: int
+    last_publish: float | None  # monotonic
+    witnesses: list[dict[str, object]]
+    #: entries the live replay (the state "now", the dashboard) opened in full, signature
+    #: included, for want of this server's admission verdict: another server's entries,
+    #: those logged before it started, verdicts past its bound
+    live_opened: int = 0
+
+
+class _LiveState(Collector):
+    """Metrics read when scraped: the log's sizes, the witnesses' states, the live
+    replay's own openings."""
+
+    def __init__(self, read: Callable[[], Reading]):
         self._read = read
 
     def collect(self):  # type: ignore[no-untyped-def]
-        size, published, last_publish, witnesses = self._read()
+        size, published, last_publish, witnesses, live_opened = self._read()
         yield GaugeMetricFamily("pausepact_log_size", "entries in the log", value=size)
         yield GaugeMetricFamily(
             "pausepact_published_size",
@@ -46,12 +61,15 @@ class _LiveState(Collector):
         for w in witnesses:
             up.add_metric([str(w["url"])], 1.0 if w["state"] == "up" else 0.0)
         yield up
+        yield CounterMetricFamily(
+            "pausepact_live_replay_opened",
+            "entries the live replay opened and verified itself, for want of an admission verdict",
+            value=live_opened,
+        )
 
 
 class Metrics:
-    def __init__(
-        self, read_state: Callable[[], tuple[int, int, float | None, list[dict[str, object]]]]
-    ) -> None:
+    def __init__(self, read_state: Callable[[], Reading]) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.entries = Counter("pausepact_entries_admitted", "entries admitted", registry=r)

@@ -237,6 +237,8 @@ class Node:
         # need not read them back from the store); under _verdicts_lock
         self._fresh: dict[int, bytes] = {}
         self._live = IncrementalReplay(pact)
+        #: entries the live replay opened in full for want of admission's verdict
+        self.live_opened = 0
         self._pub_cache: tuple[float, StoredCheckpoint | None] | None = None
         self._dashboard: tuple[int, float, bytes] | None = None  # (size, when, json)
         self._dashboard_lock = threading.Lock()
@@ -305,12 +307,14 @@ class Node:
             finally:  # a failed append charges nothing: its retry is a copy if it was logged
                 self.limiter.settle(held, added)
             self.admission.logged(self.log, indices, admitted)
-        with self._verdicts_lock:
-            keep = list(zip(indices, admitted, strict=True))
-            room = MAX_PENDING - len(self._verdicts) - self._live.pending
-            self._verdicts.update((i, a.checked or a.keyid) for i, a in keep[: max(room, 0)])
-            room = MAX_PENDING - len(self._fresh)
-            self._fresh.update((i, a.entry) for i, a in keep[: max(room, 0)])
+            # recorded before the batch stops appending: until then the live replay
+            # finds its verdicts by their bytes (see _take_verdicts)
+            with self._verdicts_lock:
+                keep = list(zip(indices, admitted, strict=True))
+                room = MAX_PENDING - len(self._verdicts) - self._live.pending
+                self._verdicts.update((i, a.checked or a.keyid) for i, a in keep[: max(room, 0)])
+                room = MAX_PENDING - len(self._fresh)
+                self._fresh.update((i, a.entry) for i, a in keep[: max(room, 0)])
         self._wake.set()
         return [Submitted(i, merkle.leaf_hash(e), e) for i, e in zip(indices, entries, strict=True)]
 
@@ -410,8 +414,7 @@ class Node:
             entries = self._published_entries(size)
             now = datetime.now(UTC).replace(microsecond=0)
             last = self._live.last_as_of
-            with self._verdicts_lock:
-                verified, self._verdicts = self._verdicts, {}
+            verified = self._take_verdicts(entries)
             state = self._live.update(entries, now if last is None else max(now, last), verified)
             self._live_size = size
             # keep only what the replay will read again: entries after its clean prefix
@@ -426,6 +429,35 @@ class Node:
                 self._held = [entries[i] for i in range(keep, size)]
             self._held_start = keep
             return size, state
+
+    def _take_verdicts(self, entries: Sequence[bytes]) -> dict[int, str | Checked]:
+        """Admission's verdicts recorded since the last live update, with those of
+        published entries whose batch has not recorded them yet; under ``_state_lock``.
+
+        The sequencer commits concurrent batches together, so a checkpoint can cover a
+        batch's entries before its request has their indices. A batch records its
+        verdicts before it stops appending (:meth:`Admission.sequencing`), so an entry
+        with no verdict recorded is, if this node admitted it, among those appending
+        at that moment, found by its bytes. Only an entry two batches appended at once
+        can be missed (see ``sequencing``): the replay then opens it in full."""
+        with self._verdicts_lock:
+            lacking = self._live.lacking(len(entries), self._verdicts)
+            appending = self.admission.appending() if lacking else {}
+            if not appending:
+                self.live_opened += len(lacking)
+                verified, self._verdicts = self._verdicts, {}
+                return verified
+        found: dict[int, str | Checked] = {}
+        for i in lacking:
+            a = appending.get(entries[i])
+            if a is None:  # another server's entry, or a verdict not kept (MAX_PENDING)
+                self.live_opened += 1
+            else:
+                found[i] = a.checked or a.keyid
+        with self._verdicts_lock:
+            verified, self._verdicts = self._verdicts, {}
+        verified.update(found)
+        return verified
 
     def dashboard(self) -> bytes:
         """``dashboard.json`` at the published size, now. Kept for
