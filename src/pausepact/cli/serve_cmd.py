@@ -169,9 +169,14 @@ def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., A
     "--rate",
     default=200.0,
     show_default=True,
-    help="New log entries/s per member (copies of logged statements are free).",
+    help=(
+        "New log entries/s per member at this server (copies of logged statements are "
+        "free; several servers on one PostgreSQL log each keep their own bucket)."
+    ),
 )
-@click.option("--burst", default=2000.0, show_default=True, help="Burst size per member.")
+@click.option(
+    "--burst", default=2000.0, show_default=True, help="Burst size per member at this server."
+)
 @click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
 @click.option(
     "--admission-workers",
