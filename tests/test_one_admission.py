@@ -308,3 +308,33 @@ def test_a_batch_of_forgeries_costs_a_verification_or_two(
     assert isinstance(refused, Refused) and refused.item == 0
     assert "does not verify" in refused.reason
     assert len(calls) <= 2  # found bad ahead, then again by open_statement, which says why
+
+
+def test_the_members_keys_are_parsed_once_per_set_of_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing a key checks its point (~0.2 ms): the checks parse each set of members'
+    keys once, not per batch, and a rotated set is parsed and used at once."""
+    import pausepact.pact.admission as admission
+    from pausepact.pact import Refused, check_envelopes
+
+    ws = init_workspace(tmp_path / "ws", key_seed=b"parsed-once")
+    pact = ws.pact()
+    now = datetime.now(UTC).replace(microsecond=0)
+    skew = timedelta(seconds=pact.pact.max_skew_seconds)
+    parsed: list[str] = []
+    real = admission.parse_verifier_key
+    monkeypatch.setattr(admission, "parse_verifier_key", lambda v: parsed.append(v) or real(v))
+    admission._member_keys.cache_clear()
+    vkeys = [m.key for m in pact.members]
+    raw = signed(ws.root, "lab/aurora", now, pact.id)
+    for _ in range(3):
+        assert not isinstance(check_envelopes(0, [raw], vkeys, pact.id, now, skew), Refused)
+    assert sorted(parsed) == sorted(vkeys)
+    new = Ed25519Signer("lab/aurora", b"\x05" * 32)
+    rotated = [new.verifier().vkey() if v.startswith("lab/aurora+") else v for v in vkeys]
+    body = {"pact": pact.id, "signer": "lab/aurora", "time": format_time(now), "version": 1}
+    by_new = sign_statement("pact.adopt", body, new).canonical_bytes()
+    assert not isinstance(check_envelopes(0, [by_new], rotated, pact.id, now, skew), Refused)
+    assert isinstance(check_envelopes(0, [raw], rotated, pact.id, now, skew), Refused)
+    assert len(parsed) == 2 * len(vkeys)
