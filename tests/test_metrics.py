@@ -44,3 +44,15 @@ def test_metrics_count_what_the_server_did(tmp_path: Path) -> None:
     assert m[("pausepact_witness_up", (("url", "http://127.0.0.1:9"),))] in (0.0, 1.0)
     route = (("method", "GET"), ("route", "/v1/log"))
     assert m[("pausepact_request_seconds_count", route)] == 1
+
+
+def test_the_live_replays_own_openings_are_exported_as_a_counter() -> None:
+    """``pausepact_live_replay_opened_total`` carries the node's count as read when
+    scraped (a server started on a log opens the entries logged before it)."""
+    from pausepact.server.metrics import Metrics, Reading
+
+    count = [0]
+    m = Metrics(lambda: Reading(12, 12, None, [], count[0]))
+    assert samples(m.text().decode())[("pausepact_live_replay_opened_total", ())] == 0
+    count[0] = 7
+    assert samples(m.text().decode())[("pausepact_live_replay_opened_total", ())] == 7
