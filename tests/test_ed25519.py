@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp, crypto_sign_open
 from nacl.exceptions import BadSignatureError
 
-from pausepact.tlog.ed25519 import Ed25519PublicVerifier, L, fast_path_key
+from pausepact.tlog import ed25519
+from pausepact.tlog.ed25519 import Ed25519PublicVerifier, L, fast_path_key, prime_order_key
 
 # (seed, public key, message, signature), RFC 8032 §7.1
 RFC8032 = [
@@ -148,6 +149,35 @@ def test_a_hostile_key_gets_openssls_verdicts_alone(public: bytes) -> None:
 def test_a_signature_not_64_bytes_long_is_refused(size: int) -> None:
     _, pub, _ = _keypair(bytes(32))
     assert not Ed25519PublicVerifier(pub).verify(b"m", bytes(size))
+
+
+def test_a_keys_point_is_checked_once_and_its_verdict_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The subgroup check costs as much as several verifications, and every pact load,
+    replay, admission worker and audit chunk parses the same members' keys: it runs
+    once per key, and a remembered verdict is the one the check gives (hostile keys
+    stay refused when asked again)."""
+    asked: list[bytes] = []
+    real = ed25519.crypto_core_ed25519_is_valid_point
+
+    def counting(public: bytes) -> int:
+        asked.append(public)
+        return real(public)
+
+    monkeypatch.setattr(ed25519, "crypto_core_ed25519_is_valid_point", counting)
+    prime_order_key.cache_clear()
+    try:
+        _, good, _ = _keypair(bytes(range(32)))
+        for _ in range(3):
+            Ed25519PublicVerifier(good)
+            assert prime_order_key(good) and fast_path_key(good)
+        for _ in range(3):
+            assert not prime_order_key(IDENTITY)
+            assert not Ed25519PublicVerifier(IDENTITY)._fast
+        assert asked == [good, IDENTITY]
+    finally:
+        prime_order_key.cache_clear()
 
 
 def test_a_public_key_not_32_bytes_long_is_an_error() -> None:

@@ -25,6 +25,8 @@ the two equal over random and hostile signatures and keys).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl.bindings import (
@@ -44,13 +46,19 @@ def fast_path_key(public: bytes) -> bool:
     return len(public) == 32 and has_crypto_core_ed25519 and prime_order_key(public)
 
 
+@lru_cache(maxsize=1024)
 def prime_order_key(public: bytes) -> bool:
     """Whether ``public`` is the canonical encoding of a point of the prime-order
     subgroup other than the identity: what every honestly generated key is. Under any
     other 32 bytes (small order, a torsion part, non-canonical, off the curve) no key
     holder exists, and under a small-order one anyone can make signatures that verify
     (``tests/test_ed25519.py`` forges one). libsodium decides; PyPI's PyNaCl always has
-    the function."""
+    the function.
+
+    The answer depends on the 32 bytes alone, and costs a scalar multiplication
+    (45-140 µs, as long as several verifications): it is remembered for the last
+    1,024 keys asked, so the same members' keys, parsed again by every pact load,
+    replay, admission worker and audit chunk, are checked once per process."""
     if not has_crypto_core_ed25519:
         raise RuntimeError(
             "this libsodium build cannot check Ed25519 points (PyNaCl from PyPI can)"
