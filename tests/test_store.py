@@ -328,3 +328,69 @@ def test_checkpoints_for_earlier_sizes_are_true_prefixes(log: LocalLog) -> None:
     assert log.checkpoint_at(77) == note
     with pytest.raises(ValueError):
         log.checkpoint_at(301)
+
+
+def test_a_read_sees_the_last_commit_and_never_waits_for_the_writer(tmp_path: Path) -> None:
+    """Reads have a connection of their own: while the writer is inside a transaction
+    (as a commit is during its fsync), a size, tile or checkpoint read returns at once,
+    with what was last committed and nothing of the open transaction."""
+    with LocalLog.create(tmp_path / "log", ORIGIN) as lg:
+        lg.append_many(entries(300))
+        lg.publish(lg.sign_checkpoint().note)
+        store = lg.store
+        assert isinstance(store, SQLiteStore)
+        writing, done = threading.Event(), threading.Event()
+
+        def writer() -> None:  # holds the writer's lock and an open transaction
+            with store._lock:
+                store._db.execute("BEGIN IMMEDIATE")
+                store._db.execute("UPDATE meta SET value='999' WHERE key='size'")
+                store._db.execute("INSERT INTO checkpoints VALUES (999, 'x')")
+                writing.set()
+                done.wait(30)
+                store._db.execute("ROLLBACK")
+
+        read: list[object] = []
+
+        def reader() -> None:
+            read.extend(
+                [
+                    store.size(),
+                    store.read_tile(0, 0),
+                    store.read_bundle(0),
+                    store.latest_checkpoint(),
+                    [c.size for c in store.checkpoints()],
+                    store.read_tiles([(0, 0), (0, 1)]),
+                ]
+            )
+
+        w = threading.Thread(target=writer)
+        w.start()
+        try:
+            assert writing.wait(10)
+            r = threading.Thread(target=reader)
+            r.start()
+            r.join(10)
+            assert not r.is_alive(), "a read waited for the writer's transaction"
+        finally:
+            done.set()
+            w.join(10)
+        size, tile, bundle, latest, sizes, tiles = read
+        assert size == 300 and tile is not None and len(tile) == 256 * 32
+        assert bundle is not None and latest is not None and latest.size == 300
+        assert sizes == [300] and {k: len(v) // 32 for k, v in tiles.items()} == {
+            (0, 0): 256,
+            (0, 1): 44,
+        }
+        assert store.size() == 300  # the transaction was rolled back
+
+
+def test_a_read_only_store_reads_through_its_one_connection(tmp_path: Path) -> None:
+    with LocalLog.create(tmp_path / "log", ORIGIN) as lg:
+        lg.append_many(entries(10))
+        path = lg.store.path  # type: ignore[attr-defined]
+    ro = SQLiteStore(path, readonly=True)
+    try:
+        assert ro.size() == 10 and ro._rdb is ro._db
+    finally:
+        ro.close()

@@ -51,6 +51,16 @@ def _raise_storage(exc: BaseException) -> None:
             raise DatabaseUnavailableError(f"the log's disk failed ({text})") from exc
 
 
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        f"file:{path}?mode={mode}",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+        timeout=30.0,
+    )
+
+
 def _tile_id(level: int, index: int) -> int:
     # 6 bits of level, 56 bits of index: fits a signed 64-bit rowid.
     return (level << 56) | index
@@ -59,10 +69,7 @@ def _tile_id(level: int, index: int) -> int:
 class SQLiteStore:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        uri = f"file:{self.path}?mode={'ro' if readonly else 'rwc'}"
-        self._db = sqlite3.connect(
-            uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
+        self._db = _connect(self.path, "ro" if readonly else "rwc")
         self._lock = threading.RLock()
         self.readonly = readonly
         if not readonly:
@@ -75,11 +82,21 @@ class SQLiteStore:
                 (SCHEMA_VERSION,),
             )
         self._db.execute("PRAGMA cache_size=-16384")  # 16 MiB page cache, bounded
+        # Reads go through a connection of their own: in WAL mode a reader sees the last
+        # commit and never waits for the writer, so a size, tile or proof read does not
+        # queue behind a commit's fsync (single submissions waited there for the
+        # publisher's checkpoint write). Writes keep the first connection and its lock.
+        if readonly:
+            self._rdb, self._rlock = self._db, self._lock
+        else:
+            self._rdb = _connect(self.path, "ro")
+            self._rdb.execute("PRAGMA cache_size=-16384")
+            self._rlock = threading.RLock()
 
     # --- meta -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        with self._rlock:
+            row = self._rdb.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
@@ -92,15 +109,15 @@ class SQLiteStore:
 
     # --- reads ----------------------------------------------------------------
     def read_tile(self, level: int, index: int) -> bytes | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._rlock:
+            row = self._rdb.execute(
                 "SELECT data FROM tiles WHERE id=?", (_tile_id(level, index),)
             ).fetchone()
         return None if row is None else bytes(row[0])
 
     def read_bundle(self, index: int) -> bytes | None:
-        with self._lock:
-            row = self._db.execute("SELECT data FROM bundles WHERE id=?", (index,)).fetchone()
+        with self._rlock:
+            row = self._rdb.execute("SELECT data FROM bundles WHERE id=?", (index,)).fetchone()
         return None if row is None else bytes(row[0])
 
     def read_tiles(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -112,13 +129,13 @@ class SQLiteStore:
 
     def _read_many(self, table: str, ids: list[int]) -> list[tuple[int, bytes]]:
         out: list[tuple[int, bytes]] = []
-        with self._lock:
+        with self._rlock:
             for i in range(0, len(ids), _LOOKUP_CHUNK):
                 chunk = ids[i : i + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 out.extend(
                     (int(k), bytes(data))
-                    for k, data in self._db.execute(
+                    for k, data in self._rdb.execute(
                         f"SELECT id, data FROM {table} WHERE id IN ({marks})", chunk
                     )
                 )
@@ -179,18 +196,20 @@ class SQLiteStore:
                 raise
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
-        with self._lock:
-            row = self._db.execute(
+        with self._rlock:
+            row = self._rdb.execute(
                 "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1"
             ).fetchone()
         return None if row is None else StoredCheckpoint(int(row[0]), str(row[1]))
 
     def checkpoints(self) -> Iterator[StoredCheckpoint]:
-        with self._lock:
-            rows = self._db.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
+        with self._rlock:
+            rows = self._rdb.execute("SELECT size, note FROM checkpoints ORDER BY size").fetchall()
         for size, note in rows:
             yield StoredCheckpoint(int(size), str(note))
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._rlock:
+            if self._rdb is not self._db:
+                self._rdb.close()
             self._db.close()
