@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from pausepact.pact.admission import AdmissionError
-from pausepact.server.node import Node, RateLimitedError
+from pausepact.server.node import Node
+from pausepact.server.rate_limit import RateLimitedError
 from pausepact.statements import sign_statement
 from pausepact.statements.keyfiles import load_signer
 from pausepact.tlog.keys import Ed25519Signer

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from pausepact.pact.replay import replay
-from pausepact.server.node import Node, RateLimitedError
+from pausepact.server.node import Node
+from pausepact.server.rate_limit import RateLimitedError
 from tests.netkit import a_node, adoptions, app_client, evidence, node_in
 from tests.pactkit import T0, Kit
 

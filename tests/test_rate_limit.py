@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pausepact.server.node import BusyError, RateLimitedError, RateLimiter
+from pausepact.server.rate_limit import BusyError, RateLimitedError, RateLimiter
 from tests.netkit import a_node, evidence
 
 FROZEN = 1e-9  # tokens per second: nothing refills during a test

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pausepact.server.node import BusyError
+from pausepact.server.rate_limit import BusyError
 from tests.netkit import adoptions, app_client, evidence
 
 

@@ -170,12 +170,15 @@ def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., A
     default=200.0,
     show_default=True,
     help=(
-        "New log entries/s per member at this server (copies of logged statements are "
-        "free; several servers on one PostgreSQL log each keep their own bucket)."
+        "New log entries/s per member (copies of logged statements are free). Servers on "
+        "one PostgreSQL log share each member's bucket: give them all the same rate."
     ),
 )
 @click.option(
-    "--burst", default=2000.0, show_default=True, help="Burst size per member at this server."
+    "--burst",
+    default=2000.0,
+    show_default=True,
+    help="Burst size per member (shared by the servers of one PostgreSQL log).",
 )
 @click.option("--max-concurrency", default=64, show_default=True, help="Concurrent requests.")
 @click.option(

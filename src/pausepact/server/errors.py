@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import PausepactError
 from ..pact import AdmissionError, RefusalKind
 from ..store import EntryTooLargeError, NotSequencedError, StoreError
-from .node import BusyError, RateLimitedError
+from .rate_limit import BusyError, RateLimitedError
 
 
 class ErrorBody(BaseModel):

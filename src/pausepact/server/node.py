@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, OrderedDict, deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import PausepactError
 from ..pact import (
     Admission,
-    AdmissionError,
     Admitted,
     IncrementalReplay,
     KeyTracker,
@@ -38,6 +36,7 @@ from .blob_quota import BlobQuota
 from .dashboard_view import dashboard_json
 from .entry_view import EntryView
 from .publisher import Publisher, PublishResult
+from .rate_limit import BusyError, Limiter, RateLimiter, SharedRateLimiter
 
 PUBLISHED_TTL = 0.1
 DEFAULT_BLOB_MAX = 256 << 20  # bytes per blob
@@ -48,118 +47,6 @@ DASHBOARD_TTL = 2.0  # seconds
 #: while publishing stalls (a witness down) or an entry stays in the future, the replay
 #: reads them back from the store (and opens them itself), so memory stays bounded
 MAX_PENDING = 100_000
-#: seconds a batch waits for the member's earlier batches to settle their rate holds
-HOLD_WAIT = 10.0
-
-
-class BusyError(PausepactError):
-    """Expensive work of this kind is already running; retry shortly (503 busy)."""
-
-
-class RateLimitedError(AdmissionError):
-    def __init__(self, member: str, retry_after: float) -> None:
-        super().__init__(f"{member} is over its submission rate; retry later", kind="rate_limited")
-        self.retry_after = retry_after
-
-
-@dataclass
-class Bucket:
-    tokens: float
-    stamp: float
-    held: float = 0.0  # tokens held by this member's batches being sequenced
-    queue: deque[object] = field(default_factory=deque)  # batches waiting, in arrival order
-
-
-class RateLimiter:
-    """Token bucket per member: ``rate`` new log entries/s, bursts of ``burst``.
-
-    A member pays for the entries its statements *add* to the log, not for every
-    envelope that names it: anyone can send a published statement again (byte for byte,
-    or with signatures under unknown key IDs, which the logged form drops), the log
-    answers it with the first index, and such copies must not spend the signer's rate
-    (a stranger could otherwise keep a compliant lab's bucket empty and its next
-    attestation refused). Whether an envelope adds an entry is known only once it is
-    sequenced, so a batch :meth:`hold` s a token per envelope first, and :meth:`settle`
-    takes those of the entries it added and gives the rest back. Holds are granted in
-    arrival order: a batch that finds the tokens held by earlier batches waits for them
-    to settle (the copies' tokens come back), and is refused only when what the bucket
-    holds after they settled is too little. So the burst bound is exact (tokens are
-    held before anything is sequenced), and copies sent by anyone delay a member's
-    batch by at most the sequencing of the batches ahead of it, never refuse it.
-    """
-
-    def __init__(self, rate: float, burst: float, wait: float = HOLD_WAIT) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.wait = wait
-        self._buckets: dict[str, Bucket] = {}
-        self._cond = threading.Condition()
-
-    def _bucket(self, member: str) -> Bucket:
-        """The member's bucket, refilled up to now (under ``_cond``)."""
-        now = time.monotonic()
-        b = self._buckets.get(member)
-        if b is None:
-            b = self._buckets[member] = Bucket(self.burst, now)
-        b.tokens = min(self.burst, b.tokens + (now - b.stamp) * self.rate)
-        b.stamp = now
-        return b
-
-    def hold(self, counts: Mapping[str, int]) -> dict[str, int]:
-        """Hold ``counts[member]`` tokens of each member's bucket (members in name order,
-        so that two batches never wait on each other), or :class:`RateLimitedError` for
-        the first member whose bucket is short, holding nothing. :class:`BusyError` if
-        the batches ahead have not settled within ``wait`` seconds."""
-        held: dict[str, int] = {}
-        try:
-            for member in sorted(counts):
-                self._hold_one(member, counts[member])
-                held[member] = counts[member]
-        except BaseException:
-            self.settle(held, {})
-            raise
-        return held
-
-    def _hold_one(self, member: str, n: int) -> None:
-        deadline = time.monotonic() + self.wait
-        with self._cond:
-            b = self._bucket(member)
-            ticket = object()
-            b.queue.append(ticket)
-            try:
-                while True:
-                    b = self._bucket(member)
-                    if b.queue[0] is ticket:
-                        if b.tokens - b.held >= n:
-                            b.held += n
-                            return
-                        if b.held <= 0:
-                            raise RateLimitedError(member, (n - b.tokens) / self.rate)
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise BusyError(f"{member}'s earlier batches are still being sequenced")
-                    self._cond.wait(min(left, 0.05))  # a settle notifies; refills do not
-            finally:
-                b.queue.remove(ticket)
-                self._cond.notify_all()
-
-    def settle(self, held: Mapping[str, int], used: Mapping[str, int]) -> None:
-        """End a batch's holds: take ``used[member]`` tokens (the entries it added), give
-        the rest back."""
-        if not held:
-            return
-        with self._cond:
-            for member, n in held.items():
-                b = self._bucket(member)
-                b.held -= n
-                b.tokens -= used.get(member, 0)
-            self._cond.notify_all()
-
-    def tokens(self, member: str) -> float:
-        """Tokens the member's next batch could hold now."""
-        with self._cond:
-            b = self._bucket(member)
-            return b.tokens - b.held
 
 
 @dataclass
@@ -210,7 +97,13 @@ class Node:
         # the entry bundles on first read: never a row it has not checked
         self.reader = TreeReader(CheckedStore(log.store))
         self.publisher = Publisher(self.log, pact.trust, witness_urls)
-        self.limiter = RateLimiter(rate, burst)
+        # one bucket per member for the whole log: in its database when several servers
+        # share it (PostgreSQL), else in this process
+        self.limiter: Limiter = (
+            RateLimiter(rate, burst)
+            if log.rate_buckets is None
+            else SharedRateLimiter(log.rate_buckets, rate, burst)
+        )
         self.pool = AdmissionPool(admission_workers)
         self.pool.warm()
         self.admission = Admission(pact, check=self.pool.check)

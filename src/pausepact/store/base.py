@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from ..errors import PausepactError, UnavailableError
 
@@ -154,3 +154,40 @@ class LeafIndex(Protocol):
         """Atomically add prefixes for entries ``start…`` and move the watermark."""
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HoldAnswer:
+    """One step of holding a member's tokens in shared buckets: ``held`` (``ticket``
+    holds them until it is settled), ``wait`` (``ticket`` queues; ask again with it), or
+    ``refused`` (nothing held; what is missing refills in ``retry_after`` seconds)."""
+
+    outcome: Literal["held", "wait", "refused"]
+    ticket: int | None
+    retry_after: float = 0.0
+
+
+class RateBuckets(Protocol):
+    """Members' token buckets kept where every server of a log reads them (the
+    server's rate limiter decides what to ask; a driver keeps the rows)."""
+
+    def hold(
+        self,
+        member: str,
+        n: int,
+        rate: float,
+        burst: float,
+        ticket: int | None,
+        hold_ttl: float,
+        wait_ttl: float,
+    ) -> HoldAnswer:
+        """One step of holding ``n`` tokens (see ``PostgresBuckets.hold``)."""
+
+    def cancel(self, ticket: int) -> None:
+        """Leave the queue (a waiting batch that gave up)."""
+
+    def settle(self, member: str, ticket: int, used: int, rate: float, burst: float) -> None:
+        """End a granted hold, charging ``used`` tokens."""
+
+    def tokens(self, member: str, rate: float, burst: float) -> float:
+        """Tokens a batch could hold now."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..tlog import Checkpoint, NoteVerifier, parse_note
-from .base import LogStore, StoredCheckpoint
+from .base import LogStore, RateBuckets, StoredCheckpoint
 from .reader import TreeReader
 from .sequencer import Sequencer
 
@@ -23,6 +23,9 @@ class LogAPI:
     store: LogStore
     reader: TreeReader
     verifier: NoteVerifier
+    #: members' rate buckets shared by every server on this log (None: each server
+    #: process keeps its own, as for the embedded log, which has one writer)
+    rate_buckets: RateBuckets | None = None
 
     def _writer(self) -> Sequencer:
         raise NotImplementedError

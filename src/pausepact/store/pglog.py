@@ -22,6 +22,7 @@ import psycopg
 from ..tlog import Ed25519Signer, NoteVerifier
 from .base import EntryTooLargeError, StoreError
 from .log_api import LogAPI
+from .pg_buckets import PostgresBuckets
 from .postgres import (
     LeaderLock,
     PostgresLeafIndex,
@@ -67,6 +68,8 @@ class PostgresLog(LogAPI):
             self.pool.close()
             raise
         self.index = PostgresLeafIndex(self.pool, self.schema)
+        self.rate_buckets = PostgresBuckets(self.pool, self.schema)
+        self.rate_buckets.create()
         self.queue = SubmissionQueue(self.pool, self.schema)
         self.reader = TreeReader(self.store)
         self.signer = signer
