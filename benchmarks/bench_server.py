@@ -8,6 +8,7 @@ PostgreSQL unless ``--no-postgres``), with witness processes cosigning every che
   measured in the same run (the issue's goal: ≥ 70%);
 * single submissions: throughput, and p50/p99 latency to *sequenced* (the response) and
   to *published* (``?wait=true``: a witness-cosigned checkpoint covers it, proof returned);
+  for the first, the server's CPU per single (all its processes, until it is idle again);
 * static tile reads per second (``/tile/0/…``);
 * the server's own CPU time per admitted entry in the batched run (all its processes,
   user + system, read from the OS with psutil) against the CPU time of one raw
@@ -278,7 +279,15 @@ class Backend:
     def finish(self) -> dict[str, object]:
         """Singles and tile reads, then the median batched run's figures."""
         args, envs = self.args, self.envs
+        pid = self.proc.pid
+        quiet(pid)
+        before = sum(server_cpu(pid).values())
         seq = singles(self.url, envs[args.batched : args.batched + args.singles], wait=False)
+        settled(self.url, args.batched + args.singles)  # their publishing counts too
+        quiet(pid)
+        # all the server's processes, publishing and the live replay included
+        cpu = sum(server_cpu(pid).values()) - before
+        seq["server_cpu_us_per_single"] = round(1e6 * cpu / args.singles)
         pub = singles(self.url, envs[args.batched + args.singles :], wait=True)
         tiles = tile_reads(self.url)
         opened = live_replay_opened(self.url)

@@ -18,6 +18,7 @@ def test_the_server_benchmark_pairs_the_backends_parts() -> None:
         assert part["batched_entries_per_second"] in part["batched_entries_per_second_runs"]
         assert part["server_cpu_us_per_admitted_entry"] > 0
         assert part["live_replay_opened_entries"] == 0  # all admitted by that server
+        assert part["single_to_sequenced"]["server_cpu_us_per_single"] > 0
     assert out["sqlite"]["database_cpu_us_per_admitted_entry"] == 0.0
     runs = out["postgres_vs_sqlite_batched_runs"]
     sq = out["sqlite"]["batched_entries_per_second_runs"]
