@@ -24,6 +24,8 @@ from .base import (
 SCHEMA_VERSION = "1"
 PAGE_SIZE = 4096
 _LOOKUP_CHUNK = 500
+READ_CACHE_KIB = 16384
+WRITE_CACHE_KIB = 4096
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +83,9 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO meta VALUES ('schema', ?), ('size', '0')",
                 (SCHEMA_VERSION,),
             )
-        self._db.execute("PRAGMA cache_size=-16384")  # 16 MiB page cache, bounded
+        # page caches, bounded (KiB): the reads' connection caches the tree's rows; the
+        # writer's only touches the right edge of each table
+        self._db.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB if readonly else WRITE_CACHE_KIB}")
         # Reads go through a connection of their own: in WAL mode a reader sees the last
         # commit and never waits for the writer, so a size, tile or proof read does not
         # queue behind a commit's fsync (single submissions waited there for the
@@ -90,7 +94,7 @@ class SQLiteStore:
             self._rdb, self._rlock = self._db, self._lock
         else:
             self._rdb = _connect(self.path, "ro")
-            self._rdb.execute("PRAGMA cache_size=-16384")
+            self._rdb.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
             self._rlock = threading.RLock()
 
     # --- meta -----------------------------------------------------------------
