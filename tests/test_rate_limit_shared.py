@@ -225,3 +225,32 @@ def test_nodes_on_one_postgres_log_share_each_members_rate(tmp_path: Path) -> No
         pool = connect_pool(PG_URL, 1)
         PostgresStore(pool, schema_for(origin)).drop()
         pool.close()
+
+
+def test_a_schema_at_this_version_is_left_alone(server: Servers) -> None:
+    """Each server creates the tables and functions at start; once a log's schema has
+    them at this version, the next server replaces nothing (only the functions' owner
+    may replace them, and servers of one log may connect as other roles)."""
+    a = server()
+    b = a.buckets
+    assert isinstance(b, PostgresBuckets)
+
+    def versions() -> list[tuple[str, str]]:
+        with b.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT p.proname, p.xmin::text FROM pg_proc p JOIN pg_namespace n "
+                "ON n.oid = p.pronamespace WHERE n.nspname = %s ORDER BY p.proname",
+                (b.schema,),
+            ).fetchall()
+        return [(str(name), str(xmin)) for name, xmin in rows]
+
+    before = versions()
+    assert [name for name, _ in before] == [
+        "rate_hold",
+        "rate_refill",
+        "rate_settle",
+        "rate_tokens",
+    ]
+    server()  # a second server starts on the log
+    b.create()
+    assert versions() == before

@@ -28,6 +28,9 @@ from psycopg_pool import ConnectionPool
 from .base import DatabaseUnavailableError, HoldAnswer
 from .postgres import _lock_key, _reconnecting
 
+#: the version of ``_SCHEMA`` (tables and functions, below): change it with them
+RATE_VERSION = "1"
+
 
 class PostgresBuckets:
     """Members' token buckets in the log's PostgreSQL schema (see the module's doc)."""
@@ -38,12 +41,24 @@ class PostgresBuckets:
         self.s = f'"{schema}"'
 
     def create(self) -> None:
-        """The tables and functions, if missing or older (safe to race: under the
-        schema's creation lock)."""
+        """The tables and functions, if missing or of another version (safe to race:
+        under the schema's creation lock). A log's schema already at this version is
+        left alone, so a server whose database role does not own the functions (only
+        their owner may replace them) starts on it all the same."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(self.schema, "init"),))
+            row = conn.execute(
+                f"SELECT value FROM {self.s}.meta WHERE key = 'rate_version'"
+            ).fetchone()
+            if row is not None and row[0] == RATE_VERSION:
+                return
             for statement in _SCHEMA:
                 conn.execute(statement.replace("{s}", self.s))
+            conn.execute(
+                f"INSERT INTO {self.s}.meta VALUES ('rate_version', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (RATE_VERSION,),
+            )
 
     @_reconnecting
     def hold(
