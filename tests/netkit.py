@@ -7,8 +7,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -278,3 +279,19 @@ def app_client(root: Path, **kwargs: Any) -> Iterator[tuple[Workspace, Any, Any]
 
     with a_node(root, **kwargs) as (node, ws), TestClient(create_app(node)) as http:
         yield ws, node, http
+
+
+def in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run ``fn`` in a started thread; its result (or the exception it raised) lands in
+    the list once the thread ends."""
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except Exception as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out

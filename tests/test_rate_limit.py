@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from pausepact.cli import cli
 from pausepact.server.rate_limit import BusyError, RateLimitedError, RateLimiter
-from tests.netkit import a_node, evidence
+from tests.netkit import a_node, evidence, in_thread, workspace
 
 FROZEN = 1e-9  # tokens per second: nothing refills during a test
-
-
-def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    out: list[object] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except Exception as exc:
-            out.append(exc)
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, out
 
 
 def test_a_batch_holds_a_token_per_envelope_and_pays_for_what_it_added() -> None:
@@ -53,7 +40,7 @@ def test_a_batch_larger_than_the_bucket_is_refused_holding_nothing() -> None:
 def test_copies_held_ahead_delay_a_batch_and_never_refuse_it() -> None:
     rl = RateLimiter(FROZEN, 10)
     copies = rl.hold({"lab/a": 10})  # a stranger's batch of copies, being sequenced
-    t, out = _in_thread(lambda: rl.hold({"lab/a": 3}))  # the member's own batch
+    t, out = in_thread(lambda: rl.hold({"lab/a": 3}))  # the member's own batch
     time.sleep(0.2)
     assert t.is_alive()  # it waits for the batch ahead, it is not refused
     rl.settle(copies, {})  # the copies added nothing: their tokens come back
@@ -64,7 +51,7 @@ def test_copies_held_ahead_delay_a_batch_and_never_refuse_it() -> None:
 def test_a_batch_is_refused_when_the_batches_ahead_spent_the_bucket() -> None:
     rl = RateLimiter(FROZEN, 10)
     first = rl.hold({"lab/a": 8})
-    t, out = _in_thread(lambda: rl.hold({"lab/a": 5}))
+    t, out = in_thread(lambda: rl.hold({"lab/a": 5}))
     time.sleep(0.1)
     rl.settle(first, {"lab/a": 8})
     t.join(5)
@@ -75,9 +62,9 @@ def test_a_batch_is_refused_when_the_batches_ahead_spent_the_bucket() -> None:
 def test_holds_are_granted_in_arrival_order() -> None:
     rl = RateLimiter(FROZEN, 10)
     ahead = rl.hold({"lab/a": 6})
-    waiting, first = _in_thread(lambda: rl.hold({"lab/a": 6}))
+    waiting, first = in_thread(lambda: rl.hold({"lab/a": 6}))
     time.sleep(0.1)
-    later, second = _in_thread(lambda: rl.hold({"lab/a": 1}))
+    later, second = in_thread(lambda: rl.hold({"lab/a": 1}))
     time.sleep(0.2)
     assert later.is_alive()  # 4 tokens are free, but a batch that came earlier waits
     rl.settle(ahead, {})
@@ -108,7 +95,7 @@ def test_concurrent_batches_never_exceed_the_burst() -> None:
         rl.settle(held, {"lab/a": 1})  # each adds its entry
         return True
 
-    runs = [_in_thread(one) for _ in range(20)]
+    runs = [in_thread(one) for _ in range(20)]
     for t, _ in runs:
         t.join(10)
     assert sum(out == [True] for _, out in runs) == 10
@@ -128,7 +115,7 @@ def test_batches_of_several_members_do_not_wait_on_each_other() -> None:
             rl.settle(held, {})
         return 200
 
-    runs = [_in_thread(lambda o=o: many(o)) for o in (["lab/a", "lab/b"], ["lab/b", "lab/a"])]
+    runs = [in_thread(lambda o=o: many(o)) for o in (["lab/a", "lab/b"], ["lab/b", "lab/a"])]
     for t, _ in runs:
         t.join(30)
     assert [out for _, out in runs] == [[200], [200]]
@@ -153,7 +140,7 @@ def test_a_member_keeps_its_rate_while_strangers_replay_its_statements(tmp_path:
                     pass  # more copies than free tokens at that moment: refused, none taken
             return sent
 
-        strangers = [_in_thread(replay_copies) for _ in range(4)]
+        strangers = [in_thread(replay_copies) for _ in range(4)]
         time.sleep(0.2)
         for statement in own[1:]:
             assert n.submit([statement])[0].index == n.log.size - 1
@@ -163,3 +150,30 @@ def test_a_member_keeps_its_rate_while_strangers_replay_its_statements(tmp_path:
         assert sum(out[0] for _, out in strangers if isinstance(out[0], int)) > 0
         assert n.log.size == 11
         assert n.limiter.tokens("evaluator/aisi") == pytest.approx(49, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("rate", "burst", "said"),
+    [
+        (0, 10, "rate must be more than 0"),
+        (-1, 10, "rate must be more than 0"),
+        (float("nan"), 10, "rate must be more than 0"),
+        (1, 0.5, "burst must be at least 1"),
+    ],
+)
+def test_a_bucket_that_could_never_admit_a_statement_is_refused(
+    rate: float, burst: float, said: str
+) -> None:
+    with pytest.raises(ValueError, match=said):
+        RateLimiter(rate, burst)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--rate", "0"), ("--rate", "-5"), ("--burst", "0.5")]
+)
+def test_serve_refuses_a_rate_or_burst_that_admits_nothing(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    ws = workspace(tmp_path / "ws", quorum=0)
+    r = CliRunner().invoke(cli, ["serve", str(ws.root), option, value])
+    assert r.exit_code == 2 and option in r.output, r.output

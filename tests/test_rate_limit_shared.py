@@ -21,26 +21,12 @@ from pausepact.server.node import Node
 from pausepact.server.rate_limit import BusyError, RateLimitedError, SharedRateLimiter
 from pausepact.store.pg_buckets import PostgresBuckets
 from pausepact.store.postgres import PostgresStore, connect_pool, schema_for
-from tests.netkit import PG_URL, evidence, fresh_pg_origin, workspace
+from tests.netkit import PG_URL, evidence, fresh_pg_origin, in_thread, workspace
 
 FROZEN = 1e-9  # tokens per second: nothing refills during a test
 MEMBER = "lab/a"
 
 Servers = Callable[..., SharedRateLimiter]
-
-
-def _in_thread(fn: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    out: list[object] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except Exception as exc:
-            out.append(exc)
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t, out
 
 
 @pytest.fixture
@@ -109,7 +95,7 @@ def test_copies_held_at_one_server_delay_a_batch_at_another_and_never_refuse_it(
 ) -> None:
     a, b = server(), server()
     copies = a.hold({MEMBER: 10})  # a stranger's batch of copies, being sequenced at a
-    t, out = _in_thread(lambda: b.hold({MEMBER: 3}))  # the member's own batch, at b
+    t, out = in_thread(lambda: b.hold({MEMBER: 3}))  # the member's own batch, at b
     time.sleep(0.3)
     assert t.is_alive()  # it waits for the batch ahead, it is not refused
     a.settle(copies, {})  # the copies added nothing: their tokens come back
@@ -120,7 +106,7 @@ def test_copies_held_at_one_server_delay_a_batch_at_another_and_never_refuse_it(
 def test_a_batch_is_refused_when_the_batches_ahead_spent_the_bucket(server: Servers) -> None:
     a, b = server(), server()
     first = a.hold({MEMBER: 8})
-    t, out = _in_thread(lambda: b.hold({MEMBER: 5}))
+    t, out = in_thread(lambda: b.hold({MEMBER: 5}))
     time.sleep(0.2)
     a.settle(first, {MEMBER: 8})
     t.join(5)
@@ -132,9 +118,9 @@ def test_a_batch_is_refused_when_the_batches_ahead_spent_the_bucket(server: Serv
 def test_holds_are_granted_in_arrival_order_across_servers(server: Servers) -> None:
     a, b, c = server(), server(), server()
     ahead = a.hold({MEMBER: 6})
-    waiting, first = _in_thread(lambda: b.hold({MEMBER: 6}))
+    waiting, first = in_thread(lambda: b.hold({MEMBER: 6}))
     time.sleep(0.2)
-    later, second = _in_thread(lambda: c.hold({MEMBER: 1}))
+    later, second = in_thread(lambda: c.hold({MEMBER: 1}))
     time.sleep(0.3)
     assert later.is_alive()  # 4 tokens are free, but a batch that came earlier waits
     a.settle(ahead, {})
@@ -169,7 +155,7 @@ def test_concurrent_batches_on_two_servers_never_exceed_the_burst(server: Server
         limiter.settle(held, {MEMBER: 1})  # each adds its entry
         return True
 
-    runs = [_in_thread(lambda k=k: one(k)) for k in range(20)]
+    runs = [in_thread(lambda k=k: one(k)) for k in range(20)]
     for t, _ in runs:
         t.join(30)
     assert sum(out == [True] for _, out in runs) == 10

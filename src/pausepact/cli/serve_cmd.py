@@ -167,6 +167,7 @@ def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., A
 )
 @click.option(
     "--rate",
+    type=click.FloatRange(0, min_open=True),
     default=200.0,
     show_default=True,
     help=(
@@ -176,6 +177,7 @@ def _listen_options(port: int) -> Callable[[Callable[..., Any]], Callable[..., A
 )
 @click.option(
     "--burst",
+    type=click.FloatRange(1),
     default=2000.0,
     show_default=True,
     help="Burst size per member (shared by the servers of one PostgreSQL log).",

@@ -27,6 +27,15 @@ _log = logging.getLogger("pausepact.rate_limit")
 HOLD_WAIT = 10.0
 
 
+def _check_limits(rate: float, burst: float) -> None:
+    """A bucket that never refills, or that cannot hold one entry, refuses every
+    statement (and a zero rate has no time to wait): refuse to build it."""
+    if not rate > 0:
+        raise ValueError(f"rate must be more than 0 entries per second, not {rate}")
+    if not burst >= 1:
+        raise ValueError(f"burst must be at least 1 entry, not {burst}")
+
+
 class BusyError(PausepactError):
     """Expensive work of this kind is already running; retry shortly (503 busy)."""
 
@@ -64,6 +73,7 @@ class RateLimiter:
     """
 
     def __init__(self, rate: float, burst: float, wait: float = HOLD_WAIT) -> None:
+        _check_limits(rate, burst)
         self.rate = rate
         self.burst = burst
         self.wait = wait
@@ -185,6 +195,7 @@ class SharedRateLimiter:
         hold_ttl: float = HOLD_TTL,
         wait_ttl: float = WAIT_TTL,
     ) -> None:
+        _check_limits(rate, burst)
         self.buckets = buckets
         self.rate = rate
         self.burst = burst
