@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pausepact.audit import LogVerificationError, audit_log
+from pausepact.audit import LogVerificationError, TrustedFileError, audit_log
+from pausepact.audit.trusted import read_trusted, write_trusted
 from pausepact.store import LocalLog
+from pausepact.tlog.checkpoint import Checkpoint
 from pausepact.tlog.keys import Ed25519Signer
 from pausepact.tlog.tiles import decode_bundle, encode_bundle
 
@@ -140,6 +142,25 @@ def test_a_rewritten_re_signed_history_is_caught_by_the_trusted_checkpoint(tmp_p
     assert cli("audit", str(ws)).returncode == 0  # on its own it looks clean...
     res = cli("audit", str(ws), "--trusted", str(trusted))
     assert res.returncode == 3 and b"rolled back or rewritten" in res.stderr  # ...but not to us
+
+
+def test_a_trusted_file_in_a_missing_folder_is_bad_input_before_the_audit(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, clean_kit())
+    trusted = tmp_path / "no-such-folder" / "trusted.json"
+    res = cli("audit", str(ws), "--trusted", str(trusted))
+    assert res.returncode == 2, res.stderr
+    assert f"{trusted.parent} does not exist".encode() in res.stderr
+    assert b"verdict" not in res.stdout  # refused before auditing, not after
+
+
+def test_a_trusted_file_that_cannot_be_written_is_a_trusted_file_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cp = Checkpoint("pact.example.org/log", 1, bytes(32))
+    with pytest.raises(TrustedFileError, match="cannot write trusted file"):
+        write_trusted(blocker / "trusted.json", cp.origin, cp, cp.to_text())
+    with pytest.raises(TrustedFileError, match="does not exist"):
+        read_trusted(blocker / "trusted.json")
 
 
 def test_entries_after_the_latest_checkpoint_are_not_audited(tmp_path: Path) -> None:

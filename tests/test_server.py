@@ -111,6 +111,20 @@ def test_status_and_audit_over_http(net, tmp_path: Path) -> None:  # type: ignor
     assert r.exit_code == 2 and "--pact" in r.output
 
 
+def test_a_remote_submit_names_the_file_that_is_not_an_envelope(net, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ws, url, _ = net
+    good = tmp_path / "good.json"
+    good.write_bytes(envelope(ws, "pact.adopt", "lab/aurora", version=1))
+    noise = tmp_path / "noise.json"
+    noise.write_bytes(b"\xb3\x00not json")
+    args = ["submit", url, str(good), str(noise), "--pact", str(ws.pact_file)]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2
+    assert f"{noise}: envelope is not JSON" in r.output
+    with Client(url, ws.pact()) as client:
+        assert client.checkpoint().checkpoint.size == 0  # nothing was sent
+
+
 def test_unreachable_server_is_a_client_error(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "ws")
     with Client("http://127.0.0.1:9", ws.pact(), timeout=2) as client, pytest.raises(ClientError):

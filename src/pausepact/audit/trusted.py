@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import PausepactError
+from ..files import replace_file
 from ..tlog import Checkpoint
 
 
@@ -27,11 +27,21 @@ class Trusted:
 
 
 def read_trusted(path: Path) -> Trusted | None:
-    """The remembered checkpoint, or None when the file does not exist yet."""
+    """The remembered checkpoint, or None when the file does not exist yet (its folder
+    must: the audit writes the file when it ends, and says so before it starts)."""
+    if not path.parent.is_dir():
+        raise TrustedFileError(
+            f"trusted file {path}: its folder {path.parent} does not exist; create it "
+            "or choose another --trusted path"
+        )
     if not path.exists():
         return None
     try:
-        obj = json.loads(path.read_text())
+        text = path.read_text()
+    except OSError as exc:
+        raise TrustedFileError(f"cannot read trusted file {path}: {exc.strerror}") from None
+    try:
+        obj = json.loads(text)
         origin = obj.get("origin")
         return Trusted(
             str(origin) if origin is not None else None,
@@ -47,7 +57,8 @@ def read_trusted(path: Path) -> Trusted | None:
 
 def write_trusted(path: Path, origin: str, cp: Checkpoint, note: str) -> None:
     """Replace the file atomically: a crash leaves the old checkpoint or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
     doc = {"origin": origin, "size": cp.size, "root": base64.b64encode(cp.root).decode()}
-    tmp.write_text(json.dumps({**doc, "checkpoint": note}, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        replace_file(path, (json.dumps({**doc, "checkpoint": note}, indent=2) + "\n").encode())
+    except OSError as exc:
+        raise TrustedFileError(f"cannot write trusted file {path}: {exc.strerror}") from None

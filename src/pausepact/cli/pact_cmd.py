@@ -24,7 +24,7 @@ from ..pact import (
     load_pact,
     replay,
 )
-from ..statements import Envelope
+from ..statements import Envelope, MalformedEnvelopeError
 from ..store import LocalLog
 from ..workspace import Workspace, init_workspace
 from .common import EXIT_INVALID, emit_json, fail_input, input_errors, read_input
@@ -229,6 +229,12 @@ def _submit_remote(
     from ..client import Client, ClientError, VerificationError
 
     raws = [read_input(p, "envelope", MAX_ENVELOPE_BYTES) for p in envelopes]
+    parsed = []
+    for path, raw in zip(envelopes, raws, strict=True):
+        try:  # the file's own name with what is wrong, before anything is sent
+            parsed.append(Envelope.from_json(raw))
+        except MalformedEnvelopeError as exc:
+            fail_input(f"{path}: {exc}")
     err = Console(stderr=True, highlight=False)
     with Client(url, pact) as client:
         try:
@@ -244,7 +250,7 @@ def _submit_remote(
             for path, r in zip(envelopes, results, strict=True):
                 click.echo(f"{r.index}\t{path}\tsequenced")
         if wait:
-            entries = [Envelope.from_json(raw).canonical_bytes() for raw in raws]
+            entries = [e.canonical_bytes() for e in parsed]
             shown = err.is_terminal and not as_json
             with err.status("waiting for a published checkpoint…", spinner="dots") as status:
 

@@ -10,7 +10,6 @@ still missing, and the pact ID exists once the file validates.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
+from ..files import replace_file
 from ..tlog import InvalidKeyError, parse_verifier_key
 from .errors import PactError
 from .policy import Pact, parse_pact, weak_key
@@ -56,9 +56,7 @@ def _load(path: Path) -> tomlkit.TOMLDocument:
 
 def _save(path: Path, doc: tomlkit.TOMLDocument) -> None:
     text = re.sub(r"(?<=[^\n])\n\[\[members\]\]", "\n\n[[members]]", tomlkit.dumps(doc))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    replace_file(path, text.encode())
 
 
 def _members(doc: tomlkit.TOMLDocument) -> AoT:
@@ -84,9 +82,7 @@ def new_pact(path: Path, template: str, *, force: bool = False) -> None:
     if path.exists() and not force:
         raise PactError(path, None, "", "already exists; refusing to overwrite (use --force)")
     tomlkit.parse(template)  # a template that is not TOML is a bug, not a draft
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(template, encoding="utf-8")
-    os.replace(tmp, path)
+    replace_file(path, template.encode())
 
 
 def add_member(path: Path, key: str, clusters: Sequence[str] = ()) -> str:

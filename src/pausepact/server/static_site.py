@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..files import replace_file
 from ..pact import IncrementalReplay
 from ..store import LocalLog
 from ..workspace import Workspace
@@ -36,9 +37,7 @@ class Published:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    replace_file(path, data, sync=False)  # written again from the log if lost
 
 
 def publish(ws: Workspace, out: str | os.PathLike[str], as_of: datetime) -> Published:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from ..files import replace_file
 from ..tlog import (
     TILE_HEIGHT,
     Checkpoint,
@@ -61,11 +62,10 @@ def write_secret(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _export(path: Path, data: bytes) -> None:
+    """One file of an exported static tree (written again from the log if lost)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    replace_file(path, data, sync=False)
 
 
 class LocalLog(LogAPI):
@@ -140,7 +140,7 @@ class LocalLog(LogAPI):
         if signer.name != origin:
             raise ValueError(f"the log key's name {signer.name!r} must equal the origin")
         write_secret(path / KEY_FILE, signer.skey() + "\n")
-        _atomic_write(path / PUB_FILE, (signer.verifier().vkey() + "\n").encode())
+        replace_file(path / PUB_FILE, (signer.verifier().vkey() + "\n").encode())
         store = SQLiteStore(path / DB_FILE)
         store.set_meta("origin", origin)
         store.close()
@@ -262,11 +262,11 @@ class LocalLog(LogAPI):
                 data = first_entries(data, ref.width)
             else:
                 data = self.reader.row(TILE_HEIGHT * ref.level, ref.index)[: ref.width * 32]
-            _atomic_write(target, data)
+            _export(target, data)
             written += 1
         if before_checkpoint is not None:
             before_checkpoint(size, note)
-        _atomic_write(root / "checkpoint", note.encode())
+        _export(root / "checkpoint", note.encode())
         return written + 1
 
 
