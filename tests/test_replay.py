@@ -11,9 +11,15 @@ from pausepact.pact import IncrementalReplay
 from pausepact.pact.replay import State
 from pausepact.tlog.keys import generate_signer
 
-from .pactkit import T0, Kit
+from .pactkit import DEFAULT_RULES, T0, Kit
 
 DAY = 24.0
+#: the pact's max_skew_seconds, in hours: a statement signed in a period is in the log
+#: by the period's end plus this, so the period is judged from then on
+LOGGED = 300 / 3600
+#: the pact's max_skew_seconds, in hours: a statement signed in a period is in the log
+#: by the period's end plus this, so the period is judged from then on
+LOGGED = 300 / 3600
 
 
 def kinds(state: State) -> list[tuple[str, str]]:
@@ -201,7 +207,7 @@ def test_a_missing_attestation_is_a_violation_per_period() -> None:
     for k in range(3):
         for lab in ("lab/aurora", "lab/borealis"):
             kit.attest(lab, pause, 48 + k * DAY, 48 + (k + 1) * DAY)
-    state = kit.replay(hours=48 + 3 * DAY)
+    state = kit.replay(hours=48 + 3 * DAY + LOGGED)
     assert kinds(state) == [("missing_attestation", "lab/cirrus")]
     (v,) = state.violations
     assert v.evidence == [pause] and "3 period(s)" in v.detail
@@ -213,7 +219,7 @@ def test_missing_periods_are_reported_as_runs_between_attestations() -> None:
         for k in range(6):
             kit.attest(lab, pause, 48 + k * DAY, 48 + (k + 1) * DAY)
     kit.attest("lab/cirrus", pause, 48 + 2 * DAY, 48 + 3 * DAY)  # only period 2
-    state = kit.replay(hours=48 + 6 * DAY)
+    state = kit.replay(hours=48 + 6 * DAY + LOGGED)
     details = [v.detail for v in state.violations]
     assert kinds(state) == [("missing_attestation", "lab/cirrus")] * 2
     assert "2 period(s)" in details[0] and "3 period(s)" in details[1]
@@ -223,6 +229,19 @@ def test_a_far_as_of_stays_cheap_and_readable() -> None:
     kit, _ = paused_kit()
     state = kit.replay(hours=24 * 365 * 70)
     assert len(state.violations) == 3  # one run per lab, not one per day
+
+
+def test_a_period_is_judged_only_once_an_attestation_made_in_it_must_be_logged() -> None:
+    """Admission logs a statement up to max_skew_seconds after its time: an attestation
+    made in a period's last second may still be on its way when the period ends."""
+    kit, pause = paused_kit()
+    for lab in ("lab/aurora", "lab/borealis"):
+        kit.attest(lab, pause, 48, 48 + DAY)
+    second = 1 / 3600
+    assert kit.replay(hours=48 + DAY + LOGGED - second).violations == []
+    assert kinds(kit.replay(hours=48 + DAY + LOGGED)) == [("missing_attestation", "lab/cirrus")]
+    kit.attest("lab/cirrus", pause, 48, 48 + DAY, when=48 + DAY - second)  # it arrives
+    assert kit.replay(hours=48 + DAY + LOGGED).violations == []
 
 
 def test_a_late_attestation_is_a_violation_of_its_own_kind() -> None:
@@ -316,6 +335,38 @@ def test_metered_compute_beyond_tolerance_is_compute_unaccounted_for() -> None:
     state = kit.replay()
     assert kinds(state) == [("compute_unaccounted", "lab/cirrus")]
     assert state.violations[0].evidence == [report, reading]
+
+
+def test_a_reading_is_judged_once_the_lab_has_had_its_time_to_report() -> None:
+    """A lab logs its compute within report_within_hours (default 24): a reading is
+    held against its reports only that long (and max_skew) after the reading's period,
+    so a lab that reports its day at the day's end is not accused by an hourly meter."""
+    kit = Kit()
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"], flop=1e22)
+    reading = kit.meter("cirrus-west", 0, 1, 50)  # logged at hour 1
+    due = 1 + 24 + LOGGED
+    assert kit.replay(hours=due - 1 / 3600).violations == []  # the lab may still report
+    state = kit.replay(hours=due)
+    assert kinds(state) == [("compute_unaccounted", "lab/cirrus")]
+    assert state.violations[0].evidence == [reading]
+    kit.compute("lab/cirrus", "r", 0, 24, 1e21, 24 * 50, when=due + 1)  # reported late
+    assert kit.replay(hours=due + 1).violations == []  # what the log shows now
+
+
+def test_report_within_hours_is_the_pacts_to_choose() -> None:
+    kit = Kit(
+        DEFAULT_RULES.replace(
+            "meter_tolerance = 0.05", "meter_tolerance = 0.05\nreport_within_hours = 2"
+        )
+    )
+    assert kit.pact.pause.report_within == timedelta(hours=2)
+    assert kit.pact.id != Kit().pact.id
+    kit.adopt_all()
+    kit.register("lab/cirrus", "r", 1, tags=["product"], flop=1e22)
+    kit.meter("cirrus-west", 0, 1, 50)
+    assert kit.replay(hours=1 + 2 + LOGGED - 1 / 3600).violations == []
+    assert kinds(kit.replay(hours=1 + 2 + LOGGED)) == [("compute_unaccounted", "lab/cirrus")]
 
 
 def test_metered_compute_within_tolerance_is_fine() -> None:

@@ -10,6 +10,15 @@ of what replay collected, so each can be read, tested and reused on its own.
 A pause's window (:func:`stop_window`) starts no earlier than the grace period's end
 and the stop bound (``max_skew_seconds + stop_within_seconds``), so a lab that stops
 in time is never in violation.
+
+Nothing is judged missing while it may still be on its way. Admission keeps a
+statement's time within ``max_skew_seconds`` of the server's clock, so a statement
+signed at ``t`` is in the log by ``t + max_skew_seconds``: an attestation period is
+judged only that long after it ends, and a meter reading only
+``report_within_hours + max_skew_seconds`` after its period ends (the time the pact
+gives a lab to log its compute). Judged earlier, a lab that attests in the last
+seconds of a period, or reports at the end of its day, would be accused until its
+statement arrived.
 """
 
 from __future__ import annotations
@@ -73,7 +82,10 @@ def attestation_duties(
     duties: list[Duty] = []
     every = timedelta(hours=pact.pause.attest_every_hours)
     start, end = stop_window(pact, pause, as_of)
-    n = max(0, (end - start) // every) if end > start else 0
+    elapsed = max(0, (end - start) // every) if end > start else 0
+    # judged: the periods over for long enough that an attestation made in them is logged
+    seen = min(end, as_of - timedelta(seconds=pact.pact.max_skew_seconds))
+    n = max(0, (seen - start) // every) if seen > start else 0
     for lab in pact.by_role("lab"):
         made = attests.get((lab.name, pause.index), [])
         on_time = {(t - start) // every for _, _, t in made if t >= start}
@@ -122,7 +134,7 @@ def attestation_duties(
                 Duty(
                     lab.name,
                     pause.index,
-                    _iso(start + (n + 1) * every),
+                    _iso(start + (elapsed + 1) * every),
                     newest[0] if newest else None,
                     _iso(newest[2]) if newest else None,
                 )
@@ -201,12 +213,16 @@ def meter_gaps(
     reports: ReportBook,
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
+    as_of: datetime,
 ) -> list[Violation]:
     """A violation for each reading whose metered accelerator-hours exceed what the
-    owning lab reported over its period by more than the pact's tolerance."""
+    owning lab reported over its period by more than the pact's tolerance, judged once
+    the lab's time to report that period has passed (see the module's docstring)."""
     out: list[Violation] = []
     tolerance = pact.pause.meter_tolerance
-    for c in meter_comparisons(pact, reports, readings, runs):
+    due = pact.pause.report_within + timedelta(seconds=pact.pact.max_skew_seconds)
+    judged = [row for row in readings if row[3] + due <= as_of]
+    for c in meter_comparisons(pact, reports, judged, runs):
         m = c.reading
         if m.accelerator_hours > c.reported * (1 + tolerance) + 1e-9:
             out.append(

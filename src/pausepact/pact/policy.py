@@ -11,7 +11,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +44,7 @@ from .locate import locate
 Role = Literal["lab", "evaluator", "meter", "witness"]
 MAX_PACT_BYTES = 1 << 20
 DEFAULT_STOP_WITHIN_SECONDS = 600
+DEFAULT_REPORT_WITHIN_HOURS = 24.0
 
 
 def _fraction(value: str) -> str:
@@ -191,6 +192,14 @@ class PauseRules(_Strict):
     #: Unset means :data:`DEFAULT_STOP_WITHIN_SECONDS` (unset fields stay out of the pact
     #: ID, so pacts written before this field existed keep their IDs).
     stop_within_seconds: Annotated[int, Field(ge=60, le=86_400)] | None = None
+    #: How soon a lab must log the compute it uses: every hour of it within this many
+    #: hours. A meter reading is held against the owning lab's reports only once this
+    #: long (and ``max_skew_seconds``) has passed since the reading's period ended, so a
+    #: lab whose report for that time is still on its way is not in violation. Unset
+    #: means :data:`DEFAULT_REPORT_WITHIN_HOURS` (and stays out of the pact ID).
+    report_within_hours: Annotated[float, Field(ge=0, le=24 * 365, allow_inf_nan=False)] | None = (
+        None
+    )
 
     def covers_run(self, scope_tags: Iterable[str], planned_flop: float) -> bool:
         """The coverage rule, in one place: a pause covers a run whose scope shares a
@@ -204,6 +213,12 @@ class PauseRules(_Strict):
         if self.stop_within_seconds is None:
             return DEFAULT_STOP_WITHIN_SECONDS
         return self.stop_within_seconds
+
+    @property
+    def report_within(self) -> timedelta:
+        if self.report_within_hours is None:
+            return timedelta(hours=DEFAULT_REPORT_WITHIN_HOURS)
+        return timedelta(hours=self.report_within_hours)
 
 
 class ResumeRules(_Strict):

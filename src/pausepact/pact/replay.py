@@ -616,7 +616,7 @@ class _Machine:
                 judgements.covered_compute(self.pact, pause, self.as_of, self.reports, state.runs)
             )
         state.violations.extend(
-            judgements.meter_gaps(self.pact, self.reports, self.readings, state.runs)
+            judgements.meter_gaps(self.pact, self.reports, self.readings, state.runs, self.as_of)
         )
         state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
 

@@ -43,6 +43,7 @@ training_above_flop = 1e25             # ... and any run planned above this
 grace_hours = 48                       # time to wind down before duties start
 attest_every_hours = 24                # each lab attests compliance this often
 meter_tolerance = 0.05                 # metered vs reported compute
+# report_within_hours = 24             # labs log every hour of compute within this
 declare_by = ["evaluator"]             # roles that may declare a pause on their own authority
 
 [resume]
