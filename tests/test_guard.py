@@ -4,22 +4,25 @@ server fails closed after max_staleness; a lying server is never believed."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-from pausepact.client import Client, VerificationError
+from pausepact.client import Client, ClientError, VerificationError
 from pausepact.guard import EXIT_PAUSED, PausedError, PauseGuard
 from pausepact.guard.meter import ComputeMeter
 from pausepact.guard.torch_loop import guarded
 from pausepact.statements.keyfiles import load_signer
 from pausepact.workspace import Workspace
 from tests.guardkit import batch, make, train_step
-from tests.netkit import adoptions, envelope, server_handle, server_proc, workspace
+from tests.netkit import adoptions, envelope, free_port, server_handle, server_proc, workspace
 
 REFRESH = 0.2
 
@@ -144,6 +147,13 @@ def test_exit_code_and_resume_continue_from_the_saved_state(live, tmp_path: Path
             again.step(tokens=16)
 
 
+def compute_reports(ws: Workspace, url: str) -> list[dict[str, Any]]:
+    with Client(url, ws.pact()) as c:
+        c.sync()
+        payloads = [json.loads(base64.b64decode(json.loads(raw)["payload"])) for raw in c.entries]
+    return [p["predicate"] for p in payloads if p["predicateType"].endswith("compute.report/v1")]
+
+
 def test_compute_is_reported_signed_at_the_end(live) -> None:  # type: ignore[no-untyped-def]
     ws, url = live
     guard = new_guard(ws, url).start()
@@ -152,20 +162,42 @@ def test_compute_is_reported_signed_at_the_end(live) -> None:  # type: ignore[no
     time.sleep(1.1)  # a reporting period needs a positive length (seconds)
     guard.close()
     time.sleep(1.0)
-    with Client(url, ws.pact()) as c:
-        c.sync()
-        import base64
-        import json
-
-        reports = []
-        for raw in c.entries:
-            payload = json.loads(base64.b64decode(json.loads(raw)["payload"]))
-            if payload["predicateType"].endswith("compute.report/v1"):
-                reports.append(payload["predicate"])
+    reports = compute_reports(ws, url)
     assert reports and reports[-1]["run_id"] == "tiny-1"
     params = guard.meter.parameters
     assert params is not None
     assert sum(r["flop"] for r in reports) == pytest.approx(6 * params * 16 * 10)
+
+
+def test_a_report_the_server_did_not_take_is_filed_at_the_next_one(tmp_path: Path) -> None:
+    """Its compute is reported once, late, never lost: a meter's reading of those hours
+    must not count against the lab because the log server was down at report time."""
+    ws = workspace(tmp_path / "ws", quorum=0)
+    port = free_port()
+    with server_handle(ws, [], tmp_path, port) as (url, proc):
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        guard = new_guard(ws, url, max_staleness=60.0).start()
+        for _ in range(4):
+            guard.step(tokens=16)
+        time.sleep(1.1)  # a reporting period needs a positive length (seconds)
+        proc.kill()
+        proc.wait()
+        with pytest.raises(ClientError):
+            guard.report_compute()
+        assert guard.unsent_reports == 1
+    for _ in range(6):
+        guard.step(tokens=16)
+    time.sleep(1.1)
+    with server_proc(ws, [], tmp_path, port, name="server-again") as url:
+        assert guard.report_compute() is not None
+        assert guard.unsent_reports == 0
+        guard.close(final_report=False)
+        reports = compute_reports(ws, url)
+    params = guard.meter.parameters
+    assert params is not None
+    assert [r["flop"] for r in reports] == [6 * params * 16 * 4, 6 * params * 16 * 6]
+    assert reports[0]["period_end"] <= reports[1]["period_start"]  # in order, back to back
 
 
 def test_an_unreachable_server_fails_closed_after_max_staleness(tmp_path: Path) -> None:

@@ -110,6 +110,8 @@ class PauseGuard:
         self._thread: threading.Thread | None = None
         self._last_report = self._clock()
         self._report_lock = threading.Lock()
+        #: metered periods the server has not taken yet: (start, end, FLOP, hours)
+        self._unsent: list[tuple[datetime, datetime, float, float]] = []
         self.handle_signals = handle_signals
         self._signal: int | None = None
         self._previous: dict[int, object] = {}
@@ -184,7 +186,17 @@ class PauseGuard:
             try:
                 self.report_compute()
             except (ClientError, VerificationError) as exc:
-                log.warning("final compute report not filed: %s", exc)
+                lost = "; ".join(
+                    f"{_iso(a)} to {_iso(b)}: {flop:g} FLOP, {hours:g} accelerator-hours"
+                    for a, b, flop, hours in self._unsent
+                )
+                log.error(
+                    "final compute report not filed (%s); file these periods of run %s "
+                    "by hand, or a meter's readings of them count against the lab: %s",
+                    exc,
+                    self.run_id,
+                    lost,
+                )
         self.client.close()
 
     def __enter__(self) -> PauseGuard:
@@ -200,7 +212,12 @@ class PauseGuard:
                 try:
                     self.report_compute()
                 except (ClientError, VerificationError) as exc:
-                    log.warning("compute report not filed: %s", exc)
+                    log.warning(
+                        "compute report not filed (%s); %d period(s) kept, filed at the "
+                        "next report",
+                        exc,
+                        len(self._unsent),
+                    )
 
     # --- refresh ---------------------------------------------------------------------------
     def refresh(self, raise_errors: bool = False) -> Decision:
@@ -275,19 +292,37 @@ class PauseGuard:
         return self.client.submit(env).index
 
     def report_compute(self) -> int | None:
-        """File a signed ``compute.report`` for the compute metered since the last one."""
+        """File a signed ``compute.report`` for the compute metered since the last one
+        (the index of the last report filed, or None when there was nothing to file).
+
+        A period the server did not take (unreachable, refusing) is kept and filed
+        again, first, at the next report: otherwise its compute would never be
+        reported, and a meter's reading of those hours would count against the lab.
+        Each try is signed anew (a signed time must be within the pact's skew of the
+        server's clock), with the same period and figures: should an earlier try have
+        been logged after all, replay reads the later one as a repeat, never as an
+        equivocation."""
         with self._report_lock:
             period = self.meter.take_period()
             self._last_report = self._clock()
-            if period is None:
-                return None
-            start, end, flop, hours = period
-            env = self._sign(
-                "compute.report",
-                run_id=self.run_id,
-                period_start=_iso(start),
-                period_end=_iso(end),
-                flop=flop,
-                accelerator_hours=hours,
-            )
-            return self.client.submit(env).index
+            if period is not None:
+                self._unsent.append(period)
+            index = None
+            while self._unsent:
+                start, end, flop, hours = self._unsent[0]
+                env = self._sign(
+                    "compute.report",
+                    run_id=self.run_id,
+                    period_start=_iso(start),
+                    period_end=_iso(end),
+                    flop=flop,
+                    accelerator_hours=hours,
+                )
+                index = self.client.submit(env).index  # raises: the rest wait for next time
+                self._unsent.pop(0)
+            return index
+
+    @property
+    def unsent_reports(self) -> int:
+        """Metered periods not yet taken by the server (filed again at the next report)."""
+        return len(self._unsent)
