@@ -7,11 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from pausepact.sim.scenario import DEFECTOR, run_scenario
+from pausepact.statements import format_time, parse_time
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,24 @@ def test_status_says_when_entries_lie_after_as_of(result) -> None:  # type: igno
     )
     assert early.returncode == 0
     assert b"dated after 2025-01-01T12:00:00Z and not applied yet" in early.stdout
+
+
+def test_status_during_the_pause_says_when_covered_runs_must_stop(result) -> None:  # type: ignore[no-untyped-def]
+    """A lab reads from status the moment its covered runs must have stopped: the
+    pause's time plus the grace period (or the stop bound, if longer)."""
+    (pause,) = result.state.pauses
+    ws = str(result.workspace.root)
+    a_day_in = format_time(parse_time(pause.started_at) + timedelta(days=1))
+    during = subprocess.run(
+        [sys.executable, "-m", "pausepact", "status", ws, "--as-of", a_day_in],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert during.returncode == 0, during.stderr
+    grace = timedelta(hours=result.pact.pause.grace_hours)
+    stop_by = format_time(parse_time(pause.started_at) + grace)
+    assert f"covered runs stop by {stop_by}" in during.stdout
 
 
 def test_the_report_shows_compliant_labs_attestations(result) -> None:  # type: ignore[no-untyped-def]
