@@ -3,11 +3,13 @@
 The world here is the real one as admission allows it: each statement is signed at its
 own time and reaches the log up to ``max_skew_seconds`` later, so at any moment some
 statements are still on their way, and the log as of that moment is the prefix of
-entries that have arrived. Every lab keeps the rules of the pact: it stops its covered
-run before the pause's window opens, attests once in every period (at any moment of
-it), and logs every hour of compute within ``report_within_hours`` (reports of any
-length up to that, sent at any moment that allows). The meter reads exactly what each
-lab used, over windows of its own, and sends each reading whenever it likes. Replay,
+entries that have arrived. Members adopt the pact at moments of their own. Every lab
+keeps the rules of the pact: it stops its covered run before the pause's window opens,
+attests once in every period (at any moment of it), and from its adoption on logs every
+hour of compute within ``report_within_hours`` (reports of any length up to that, sent
+at any moment that allows). The meter reads exactly what each lab's cluster used, from
+before the pact bound anyone, over windows of its own, and sends each reading whenever
+it likes. Replay,
 as of any moment, and in particular the moments just after a period ends, must find
 no violation.
 """
@@ -78,8 +80,11 @@ def compliant_world(seed: int) -> tuple[World, int]:
     def delay() -> int:
         return rnd.randint(0, SKEW)
 
-    for name in MEMBERS:
-        world.sign(name, 0, delay(), lambda n=name: kit.add("pact.adopt", n, 0, version=1))
+    adopted = {name: rnd.randint(0, HOUR) for name in MEMBERS}  # each in its own time
+    for name, at in adopted.items():
+        world.sign(
+            name, at, delay(), lambda n=name, at=at: kit.add("pact.adopt", n, hours(at), version=1)
+        )
     paused_at = rnd.randint(2 * HOUR, 48 * HOUR)
     pause: list[int] = []  # the pause's entry, once logged (where depends on the delays)
 
@@ -95,20 +100,27 @@ def compliant_world(seed: int) -> tuple[World, int]:
     for lab in LABS:
         cluster = MEMBERS[lab][0]
         big, small = f"{lab[4:]}-big", f"{lab[4:]}-small"  # run IDs are the pact's, not a lab's
-        world.sign(lab, 60, delay(), lambda lab=lab, r=big: kit.register(lab, r, hours(60)))
+        joined = adopted[lab]
+        world.sign(
+            lab, joined, delay(), lambda lab=lab, r=big, at=joined: kit.register(lab, r, hours(at))
+        )
         world.sign(
             lab,
-            61,
+            joined,
             delay(),
-            lambda lab=lab, r=small: kit.register(lab, r, hours(61), tags=["product"], flop=1e22),
+            lambda lab=lab, r=small, at=joined: kit.register(
+                lab, r, hours(at), tags=["product"], flop=1e22
+            ),
         )
         # (signed at, what, period start, period end, accelerator-hours per second)
         events: list[tuple[int, str, int, int, float]] = []
-        # compute reports, back to back from the start: each period at most
+        # compute reports, back to back from its adoption (its clusters ran before, and
+        # the meter read them; the lab owed nothing then): each period at most
         # report_within long, each signed by its first moment + report_within
         longest = rnd.randint(2 * HOUR, WITHIN)
+        used.setdefault(cluster, []).append((0, joined, rnd.uniform(1, 100) / HOUR))
         for run, stop in ((big, window), (small, end)):
-            t = 0
+            t = joined
             while t < stop:
                 length = min(rnd.randint(longest // 2, longest), stop - t)
                 rate = rnd.uniform(1, 100) / HOUR

@@ -354,6 +354,24 @@ def test_a_reading_is_judged_once_the_lab_has_had_its_time_to_report() -> None:
     assert kit.replay(hours=due + 1).violations == []  # what the log shows now
 
 
+def test_no_lab_owes_reports_for_time_before_the_pact_is_active() -> None:
+    """Duties start when the last member adopts: a meter's reading of earlier time, or
+    any reading while the pact is forming, is held against nobody."""
+    forming = Kit()
+    forming.add("pact.adopt", "meter/cloud-a", 0, version=1)
+    forming.meter("aurora-east", 0, 1, 50)
+    assert forming.replay().phase == "forming" and forming.replay().violations == []
+    kit = Kit()
+    kit.adopt_all(10)
+    kit.meter("aurora-east", 0, 1, 50, when=11)  # before the pact was active
+    kit.meter("aurora-east", 9, 11, 50, when=11)  # began before it
+    assert kit.replay().violations == []
+    after = kit.meter("aurora-east", 10, 11, 50, when=12)
+    state = kit.replay()
+    assert kinds(state) == [("compute_unaccounted", "lab/aurora")]
+    assert state.violations[0].evidence == [after]
+
+
 def test_report_within_hours_is_the_pacts_to_choose() -> None:
     kit = Kit(
         DEFAULT_RULES.replace(

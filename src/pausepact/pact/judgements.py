@@ -214,14 +214,21 @@ def meter_gaps(
     readings: Sequence[ReadingRow],
     runs: Mapping[str, Run],
     as_of: datetime,
+    active_since: datetime | None,
 ) -> list[Violation]:
     """A violation for each reading whose metered accelerator-hours exceed what the
     owning lab reported over its period by more than the pact's tolerance, judged once
-    the lab's time to report that period has passed (see the module's docstring)."""
+    the lab's time to report that period has passed (see the module's docstring).
+
+    Only readings of time the pact bound the lab are judged: from ``active_since``, when
+    every member had adopted it (a lab owes no reports before, and a reading that began
+    earlier cannot tell which of its hours came after)."""
+    if active_since is None:
+        return []
     out: list[Violation] = []
     tolerance = pact.pause.meter_tolerance
     due = pact.pause.report_within + timedelta(seconds=pact.pact.max_skew_seconds)
-    judged = [row for row in readings if row[3] + due <= as_of]
+    judged = [row for row in readings if row[2] >= active_since and row[3] + due <= as_of]
     for c in meter_comparisons(pact, reports, judged, runs):
         m = c.reading
         if m.accelerator_hours > c.reported * (1 + tolerance) + 1e-9:

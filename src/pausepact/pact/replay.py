@@ -147,6 +147,10 @@ class _Machine:
         self.periodic: dict[tuple[str, ...], tuple[int, object]] = {}
         self.rotations: dict[tuple[str, str], set[str]] = {}
         self.clock = datetime.min.replace(tzinfo=UTC)
+        #: when the pact bound every member: the latest time among their adoptions,
+        #: set when the last of them is applied (duties start there)
+        self.active_since: datetime | None = None
+        self._adopted_by = datetime.min.replace(tzinfo=UTC)  # the latest adoption's time
 
     # --- plumbing -----------------------------------------------------------------------
     def reject(self, index: int, reason: str) -> None:
@@ -226,8 +230,10 @@ class _Machine:
             return False
         if p.signer not in self.state.adopted:
             self.state.adopted.append(p.signer)
+            self._adopted_by = max(self._adopted_by, t)
         if self.state.phase == "forming" and len(self.state.adopted) == len(self.pact.members):
             self.state.phase = "active"
+            self.active_since = self._adopted_by
             return True  # evidence logged while forming counts from now on
         return False
 
@@ -616,7 +622,9 @@ class _Machine:
                 judgements.covered_compute(self.pact, pause, self.as_of, self.reports, state.runs)
             )
         state.violations.extend(
-            judgements.meter_gaps(self.pact, self.reports, self.readings, state.runs, self.as_of)
+            judgements.meter_gaps(
+                self.pact, self.reports, self.readings, state.runs, self.as_of, self.active_since
+            )
         )
         state.violations.sort(key=lambda v: (v.evidence, v.kind, v.member))
 
