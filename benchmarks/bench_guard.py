@@ -4,7 +4,10 @@
   refresh against a real server process;
 * on the CPU, the time of one transcript commitment (hash of model + optimizer state)
   against one training step of the same model, and the overhead at one commitment per
-  100 steps.
+  100 steps;
+* how long a background commitment (``root_async``) holds the training loop for a
+  state of many small tensors: its Python work per tensor, without the copies that a
+  large state adds (on a GPU those are queued, not waited for).
 
 Usage: python benchmarks/bench_guard.py [--hidden 1024] [--layers 4]
 """
@@ -93,6 +96,32 @@ def bench_commitment(hidden: int, layers: int, steps: int = 5) -> dict[str, floa
     }
 
 
+def bench_snapshot_python(layers: int = 150, calls: int = 200) -> dict[str, float]:
+    """Milliseconds ``root_async`` blocks the caller (median and best of ``calls``) for
+    ``layers`` tiny linear layers with AdamW: four state entries per layer's tensor."""
+    torch.manual_seed(0)
+    model = nn.Sequential(*[nn.Linear(16, 16) for _ in range(layers)])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 16)).sum().backward()
+    opt.step()
+    hasher = StateHasher(threads=2)
+    hasher.root_async(model, opt).result()  # allocates the snapshot's buffers
+    waits = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        pending = hasher.root_async(model, opt)
+        waits.append(time.perf_counter() - t)
+        pending.result()
+    hasher.close()
+    waits.sort()
+    entries = len(model.state_dict()) + sum(len(s) for s in opt.state.values())
+    return {
+        "state_entries": entries,
+        "root_async_blocking_ms_median": round(1e3 * waits[len(waits) // 2], 3),
+        "root_async_blocking_ms_best": round(1e3 * waits[0], 3),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hidden", type=int, default=1024)
@@ -101,6 +130,7 @@ def main() -> None:
     out = {
         "allowed": bench_allowed(),
         "commitment_cpu": bench_commitment(args.hidden, args.layers),
+        "snapshot_python": bench_snapshot_python(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "goal": "allowed() a few microseconds; commitment overhead < 1% at 1 per 100 steps",

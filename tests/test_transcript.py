@@ -90,6 +90,21 @@ def test_a_background_commitment_is_of_the_state_when_it_was_asked_for(process: 
 
 
 @pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_a_background_commitment_reads_the_settings_anew_each_time(process: bool) -> None:
+    """The headers of a layout are made once; the optimizer's settings (a learning
+    rate a schedule changes) are read at every commitment, as the synchronous one does."""
+    h = StateHasher(chunk=64, process=process)
+    model, opt = make()
+    train_step(model, opt, batch(0))
+    before = h.root_async(model, opt).result()
+    for group in opt.param_groups:
+        group["lr"] *= 0.5
+    after = h.root_async(model, opt).result()
+    assert after == h.root(model, opt) != before
+    h.close()
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
 def test_background_recording_writes_the_same_transcript(tmp_path: Path, process: bool) -> None:
     path, _states, rec = record(tmp_path / "sync")
     bg_path, bg_states, bg_rec = record(tmp_path / "background", background=True, process=process)

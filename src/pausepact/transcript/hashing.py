@@ -56,6 +56,10 @@ class StateHasher:
         self._pinned: dict[str, Any] = {}
         self._flats: dict[str, _Flat] = {}  # root_async: the snapshot, per device
         self._layout: tuple[Any, ...] = ()
+        #: per entry of the layout: a tensor's header bytes and (device, offset, size)
+        #: of its bytes in the snapshot, or None for a setting (made once per layout:
+        #: the headers were most of the time the training loop waited)
+        self._heads: list[tuple[bytes, tuple[str, int, int]] | None] = []
         self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit")
         self._inflight: Future[bytes] | None = None
         self._process: HashProcess | None = HashProcess(self._threads, chunk) if process else None
@@ -130,29 +134,26 @@ class StateHasher:
         entries = list(_tensors(model, optimizer))
         layout = tuple(
             (name, str(v.device), v.dtype, tuple(v.shape))
-            for name, v in entries
             if isinstance(v, torch.Tensor)
+            else (name,)
+            for name, v in entries
         )
         if layout != self._layout:
             _release(self._flats)
             self._flats = _flat_buffers(entries, self._process)
+            self._heads = _tensor_heads(entries, self._flats)
             self._layout = layout
         parts: list[bytes | tuple[str, int, int]] = []
         sources: dict[str, list[Any]] = {d: [] for d in self._flats}
-        for name, value in entries:
-            if isinstance(value, torch.Tensor):
-                head = canonical_json(
-                    {"name": name, "dtype": str(value.dtype), "shape": list(value.shape)}
-                )
-                parts.append(struct.pack(">I", len(head)) + head)
-                device = str(value.device)
-                flat = self._flats[device]
-                offset, size = flat.spans[len(sources[device])]
-                sources[device].append(value.detach())
-                parts.append((device, offset, size))
-            else:
+        for (name, value), head in zip(entries, self._heads, strict=True):
+            if head is None:  # settings such as the learning rate: read every time
                 blob = canonical_json({"name": name, "value": value})
                 parts.append(struct.pack(">I", len(blob)) + blob)
+                continue
+            header, span = head
+            parts.append(header)
+            parts.append(span)
+            sources[span[0]].append(value.detach())
         events: dict[str, Any] = {}
         for device, flat in self._flats.items():
             torch._foreach_copy_(flat.views, sources[device])
@@ -244,6 +245,27 @@ def _flat_buffers(
         view = memoryview(array).cast("B")
         flats[device] = _Flat(buffer, views, spans, host, view, shm=shm, registered=registered)
     return flats
+
+
+def _tensor_heads(
+    entries: Sequence[tuple[str, Any]], flats: dict[str, _Flat]
+) -> list[tuple[bytes, tuple[str, int, int]] | None]:
+    """Each entry's part of the stream that depends on the layout alone (see
+    :attr:`StateHasher._heads`)."""
+    import torch
+
+    heads: list[tuple[bytes, tuple[str, int, int]] | None] = []
+    taken: dict[str, int] = dict.fromkeys(flats, 0)
+    for name, value in entries:
+        if not isinstance(value, torch.Tensor):
+            heads.append(None)
+            continue
+        head = canonical_json({"name": name, "dtype": str(value.dtype), "shape": list(value.shape)})
+        device = str(value.device)
+        offset, size = flats[device].spans[taken[device]]
+        taken[device] += 1
+        heads.append((struct.pack(">I", len(head)) + head, (device, offset, size)))
+    return heads
 
 
 def _pin(host: Any) -> int:
