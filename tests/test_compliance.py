@@ -11,7 +11,8 @@ at any moment that allows). The meter reads exactly what each lab's cluster used
 before the pact bound anyone, over windows of its own, and sends each reading whenever
 it likes. Replay,
 as of any moment, and in particular the moments just after a period ends, must find
-no violation.
+no violation; and a server's live state, following the log as it grows, must say the
+same.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pausepact.pact.replay import replay
+from pausepact.pact.replay import IncrementalReplay, replay
 from tests.pactkit import MEMBERS, T0, Kit
 
 HOUR = 3600
@@ -181,10 +182,13 @@ def test_a_lab_that_keeps_the_pact_is_never_in_violation(seed: int) -> None:
     moments = {rnd.randint(0, end) for _ in range(10)}
     moments |= {min(end, e + d) for e in rnd.sample(edges, min(30, len(edges))) for d in (-1, 0, 1)}
     paused = 0
+    live = IncrementalReplay(world.kit.pact)  # a server's live state, following the log
     for as_of in sorted(moments):
         logged = sum(1 for a in arrivals if a <= as_of)
-        state = replay(world.kit.pact, world.kit.entries[:logged], T0 + timedelta(seconds=as_of))
+        when = T0 + timedelta(seconds=as_of)
+        state = replay(world.kit.pact, world.kit.entries[:logged], when)
         assert state.rejected == [], as_of
         assert state.violations == [], as_of
+        assert live.update(world.kit.entries[:logged], when).to_json() == state.to_json()
         paused += state.active_pause is not None
     assert paused  # the world did reach its pause
