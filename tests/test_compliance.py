@@ -9,10 +9,9 @@ attests once in every period (at any moment of it), and from its adoption on log
 hour of compute within ``report_within_hours`` (reports of any length up to that, sent
 at any moment that allows). The meter reads exactly what each lab's cluster used, from
 before the pact bound anyone, over windows of its own, and sends each reading whenever
-it likes. Replay,
-as of any moment, and in particular the moments just after a period ends, must find
-no violation; and a server's live state, following the log as it grows, must say the
-same.
+it likes. Replay, as of any moment, and in particular the moments just after a period
+ends, must find no violation; and a server's live state, following the log as it grows,
+must say the same.
 """
 
 from __future__ import annotations
