@@ -200,6 +200,38 @@ def test_a_report_the_server_did_not_take_is_filed_at_the_next_one(tmp_path: Pat
     assert reports[0]["period_end"] <= reports[1]["period_start"]  # in order, back to back
 
 
+def test_unfiled_periods_outlive_the_process_in_the_spool(tmp_path: Path) -> None:
+    """A job that exits while the server is down leaves its unfiled periods in the spool;
+    the run's next guard files them when it starts, and the spool is gone."""
+    ws = workspace(tmp_path / "ws", quorum=0)
+    spool = tmp_path / "tiny-1.spool.json"
+    port = free_port()
+    with server_handle(ws, [], tmp_path, port) as (url, proc):
+        with Client(url, ws.pact()) as c:
+            c.submit_batch(adoptions(ws), wait=True)
+        guard = new_guard(ws, url, max_staleness=60.0, spool=spool).start()
+        for _ in range(4):
+            guard.step(tokens=16)
+        time.sleep(1.1)
+        proc.kill()
+        proc.wait()
+        with pytest.raises(ClientError):
+            guard.report_compute()
+        for _ in range(3):
+            guard.step(tokens=16)
+        time.sleep(1.1)
+        guard.close()  # the final report fails too: both periods stay in the spool
+    assert len(json.loads(spool.read_text())["periods"]) == 2
+    with server_proc(ws, [], tmp_path, port, name="server-again") as url:
+        again = new_guard(ws, url, max_staleness=60.0, spool=spool).start()
+        assert again.unsent_reports == 0 and not spool.exists()
+        again.close(final_report=False)
+        reports = compute_reports(ws, url)
+    params = guard.meter.parameters
+    assert params is not None
+    assert [r["flop"] for r in reports] == [6 * params * 16 * 4, 6 * params * 16 * 3]
+
+
 def test_an_unreachable_server_fails_closed_after_max_staleness(tmp_path: Path) -> None:
     ws = workspace(tmp_path / "ws", quorum=0)
     with server_handle(ws, [], tmp_path) as (url, proc):

@@ -21,11 +21,13 @@ previous ones in :meth:`close`.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from ..client import Client, ClientError, VerificationError
 from ..pact import Pact, State
@@ -34,6 +36,7 @@ from ..statements import sign_statement
 from ..tlog import Ed25519Signer
 from .decision import EXIT_PAUSED, Decision, PausedError
 from .meter import ComputeMeter
+from .spool import read_spool, write_spool
 
 log = logging.getLogger("pausepact.guard")
 # one line per HTTP request (every refresh) would drown the guard's own state changes
@@ -80,7 +83,10 @@ class PauseGuard:
         clock: Callable[[], float] = time.monotonic,
         handle_signals: bool = True,
         read_url: str | None = None,
+        spool: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``spool``: a file that keeps the run's unfiled compute periods across
+        processes (:mod:`.spool`); the periods in it are filed at :meth:`start`."""
         self.pact = pact
         self.run_id = run_id
         self.key = key
@@ -111,7 +117,8 @@ class PauseGuard:
         self._last_report = self._clock()
         self._report_lock = threading.Lock()
         #: metered periods the server has not taken yet: (start, end, FLOP, hours)
-        self._unsent: list[tuple[datetime, datetime, float, float]] = []
+        self.spool = Path(spool) if spool is not None else None
+        self._unsent = read_spool(self.spool, run_id) if self.spool is not None else []
         self.handle_signals = handle_signals
         self._signal: int | None = None
         self._previous: dict[int, object] = {}
@@ -155,6 +162,12 @@ class PauseGuard:
         self.refresh(raise_errors=True)
         if self.register:
             self.ensure_registered()
+        if self._unsent:  # left by an earlier process of this run
+            try:
+                with self._report_lock:
+                    self._file_unsent()
+            except (ClientError, VerificationError) as exc:
+                log.warning("%d unfiled compute period(s) still kept: %s", len(self._unsent), exc)
         self._thread = threading.Thread(target=self._loop, name="pauseguard", daemon=True)
         self._thread.start()
         log.info(
@@ -186,17 +199,26 @@ class PauseGuard:
             try:
                 self.report_compute()
             except (ClientError, VerificationError) as exc:
-                lost = "; ".join(
-                    f"{_iso(a)} to {_iso(b)}: {flop:g} FLOP, {hours:g} accelerator-hours"
-                    for a, b, flop, hours in self._unsent
-                )
-                log.error(
-                    "final compute report not filed (%s); file these periods of run %s "
-                    "by hand, or a meter's readings of them count against the lab: %s",
-                    exc,
-                    self.run_id,
-                    lost,
-                )
+                if self.spool is not None:
+                    log.warning(
+                        "final compute report not filed (%s); %d period(s) kept in %s, "
+                        "filed when the run's guard starts again",
+                        exc,
+                        len(self._unsent),
+                        self.spool,
+                    )
+                else:
+                    lost = "; ".join(
+                        f"{_iso(a)} to {_iso(b)}: {flop:g} FLOP, {hours:g} accelerator-hours"
+                        for a, b, flop, hours in self._unsent
+                    )
+                    log.error(
+                        "final compute report not filed (%s); file these periods of run %s "
+                        "by hand, or a meter's readings of them count against the lab: %s",
+                        exc,
+                        self.run_id,
+                        lost,
+                    )
         self.client.close()
 
     def __enter__(self) -> PauseGuard:
@@ -307,20 +329,30 @@ class PauseGuard:
             self._last_report = self._clock()
             if period is not None:
                 self._unsent.append(period)
-            index = None
-            while self._unsent:
-                start, end, flop, hours = self._unsent[0]
-                env = self._sign(
-                    "compute.report",
-                    run_id=self.run_id,
-                    period_start=_iso(start),
-                    period_end=_iso(end),
-                    flop=flop,
-                    accelerator_hours=hours,
-                )
-                index = self.client.submit(env).index  # raises: the rest wait for next time
-                self._unsent.pop(0)
-            return index
+                self._save_spool()
+            return self._file_unsent()
+
+    def _file_unsent(self) -> int | None:
+        """File the kept periods in order (under ``_report_lock``); the last index."""
+        index = None
+        while self._unsent:
+            start, end, flop, hours = self._unsent[0]
+            env = self._sign(
+                "compute.report",
+                run_id=self.run_id,
+                period_start=_iso(start),
+                period_end=_iso(end),
+                flop=flop,
+                accelerator_hours=hours,
+            )
+            index = self.client.submit(env).index  # raises: the rest wait for next time
+            self._unsent.pop(0)
+            self._save_spool()
+        return index
+
+    def _save_spool(self) -> None:
+        if self.spool is not None:
+            write_spool(self.spool, self.run_id, self._unsent)
 
     @property
     def unsent_reports(self) -> int:
