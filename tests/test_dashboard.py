@@ -107,6 +107,7 @@ def test_the_page_follows_the_demo_through_its_phases(
             if phase == "paused":
                 assert "PAUSED" in banner and "entry #1529" in banner
                 assert "Resume progress" in banner
+                assert "Covered runs stop by" in page.inner_text("#stop-by")
                 wait_for(page, "document.querySelector('#banner .chip.ok') !== null")
                 SCREENSHOTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(SCREENSHOTS / "dashboard-paused.png"), full_page=True)

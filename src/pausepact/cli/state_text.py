@@ -10,8 +10,6 @@ from fractions import Fraction
 from typing import Any
 
 from ..pact import Pact, Pause, State, Violation
-from ..pact.judgements import stop_window
-from ..statements import format_time, parse_time
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -70,9 +68,8 @@ def _pause_lines(pause: Pause, pact: Pact) -> list[str]:
         f"evidence entries {ranges(pause.evidence)}"
     ]
     if pause.ended_at is None:
-        stop_by = format_time(stop_window(pact, pause, parse_time(pause.started_at))[0])
         lines.append(
-            f"  covered runs stop by {stop_by}: compute on them after it is a violation "
+            f"  covered runs stop by {pause.stop_by}: compute on them after it is a violation "
             "(a report spanning it counts its share after it), and from then on each lab "
             f"attests every {pact.pause.attest_every_hours:g} h"
         )

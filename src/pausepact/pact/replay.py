@@ -464,9 +464,9 @@ class _Machine:
         evidence: list[int],
         detail: str,
     ) -> None:
-        self.state.pauses.append(
-            Pause(index, _iso(t), cause, threshold, value, sorted(evidence), detail)
-        )
+        pause = Pause(index, _iso(t), cause, threshold, value, sorted(evidence), detail)
+        pause.stop_by = _iso(judgements.stop_window(self.pact, pause, t)[0])
+        self.state.pauses.append(pause)
         self.state.phase = "paused"
         self.state.active_pause = index
 

@@ -87,6 +87,9 @@ class Pause:
     vote_entries: list[int] = field(default_factory=list)  # each vote counted, in votes' order
     safety_cases: list[int] = field(default_factory=list)
     accepted_reviews: list[int] = field(default_factory=list)
+    #: when covered runs must have stopped: the window the duties and the compute rule
+    #: judge starts here (``judgements.stop_window``)
+    stop_by: str | None = None
 
 
 @dataclass

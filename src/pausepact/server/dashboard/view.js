@@ -193,6 +193,7 @@ export function renderBanner(state, pact, ctx) {
       h("p", {}, `Since ${when(pause.started_at)}, by ${causeText(pause)}, at entry `, chip(pause.index, ctx), "."),
       pause.detail ? h("p", { class: "detail" }, pause.detail) : null,
       h("p", {}, "Evidence: ", chips(pause.evidence, ctx)),
+      pause.stop_by ? h("p", { id: "stop-by" }, `Covered runs stop by ${when(pause.stop_by)}; compute on them after it is a violation.`) : null,
       h("h3", {}, "Duties"),
       state.duties.length
         ? h("ul", {}, state.duties.map((d) => h("li", {}, `${d.member}: attest by ${when(d.next_deadline)}; last attestation `, d.last_attestation !== null ? [chip(d.last_attestation, ctx), ` (${when(d.last_attested_at)})`] : "none yet")))
