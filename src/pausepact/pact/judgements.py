@@ -227,8 +227,9 @@ def meter_gaps(
         return []
     out: list[Violation] = []
     tolerance = pact.pause.meter_tolerance
-    due = pact.pause.report_within + timedelta(seconds=pact.pact.max_skew_seconds)
-    judged = [row for row in readings if row[2] >= active_since and row[3] + due <= as_of]
+    # a reading is due once its period ended this long ago (one subtraction, not one per row)
+    ended_by = as_of - pact.pause.report_within - timedelta(seconds=pact.pact.max_skew_seconds)
+    judged = [row for row in readings if row[3] <= ended_by and row[2] >= active_since]
     for c in meter_comparisons(pact, reports, judged, runs):
         m = c.reading
         if m.accelerator_hours > c.reported * (1 + tolerance) + 1e-9:
