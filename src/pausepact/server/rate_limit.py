@@ -13,9 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import PausepactError
 from ..pact import AdmissionError
@@ -34,6 +34,28 @@ def _check_limits(rate: float, burst: float) -> None:
         raise ValueError(f"rate must be more than 0 entries per second, not {rate}")
     if not burst >= 1:
         raise ValueError(f"burst must be at least 1 entry, not {burst}")
+
+
+_H = TypeVar("_H", bound=dict[str, int])
+
+
+def _hold_each(
+    counts: Mapping[str, int],
+    held: _H,
+    hold_one: Callable[[str, int], None],
+    settle: Callable[[_H, Mapping[str, int]], None],
+) -> _H:
+    """The one order of holds, for both limiters: members in name order (so two batches
+    never wait on each other), each recorded in ``held`` once granted; on any failure,
+    everything held so far is given back and the error raised."""
+    try:
+        for member in sorted(counts):
+            hold_one(member, counts[member])
+            held[member] = counts[member]
+    except BaseException:
+        settle(held, {})
+        raise
+    return held
 
 
 class BusyError(PausepactError):
@@ -95,15 +117,7 @@ class RateLimiter:
         so that two batches never wait on each other), or :class:`RateLimitedError` for
         the first member whose bucket is short, holding nothing. :class:`BusyError` if
         the batches ahead have not settled within ``wait`` seconds."""
-        held: dict[str, int] = {}
-        try:
-            for member in sorted(counts):
-                self._hold_one(member, counts[member])
-                held[member] = counts[member]
-        except BaseException:
-            self.settle(held, {})
-            raise
-        return held
+        return _hold_each(counts, {}, self._hold_one, self.settle)
 
     def _hold_one(self, member: str, n: int) -> None:
         deadline = time.monotonic() + self.wait
@@ -206,14 +220,11 @@ class SharedRateLimiter:
     def hold(self, counts: Mapping[str, int]) -> dict[str, int]:
         """As :meth:`RateLimiter.hold`, across every server on the log."""
         held = _Held()
-        try:
-            for member in sorted(counts):
-                held.tickets[member] = self._hold_one(member, counts[member])
-                held[member] = counts[member]
-        except BaseException:
-            self.settle(held, {})
-            raise
-        return held
+
+        def hold_one(member: str, n: int) -> None:
+            held.tickets[member] = self._hold_one(member, n)
+
+        return _hold_each(counts, held, hold_one, self.settle)
 
     def _hold_one(self, member: str, n: int) -> int:
         """The ticket of a granted hold of ``n`` of ``member``'s tokens."""
